@@ -1,0 +1,829 @@
+"""Chaos Toolkit actions for LitmusChaos: launch faults, wait, stop, clean up.
+
+Engines are created through the Kubernetes API and followed with watches;
+every change made here has an action that undoes it (stop/delete engines,
+delete the service account we created, restore the app annotation, uninstall
+an experiment we installed).
+"""
+
+import json
+import time
+from typing import Any, Dict, List
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Secrets
+
+from chaoslitmus.k8s import Kube, KubeError, follow
+from chaoslitmus.litmus import manifests as m
+from chaoslitmus.litmus.preflight import preflight
+from chaoslitmus.litmus.runs import (
+    create_engine,
+    get_object,
+    now_iso,
+    results_of,
+    wait_for_run,
+)
+from chaoslitmus.litmus.status import engine_finished, engine_summary, result_summary
+from chaoslitmus.sources import load_documents
+
+__all__ = [
+    "run_experiment",
+    "inject_network_latency",
+    "create_engine_from_manifest",
+    "wait_for_result",
+    "wait_for_chaos_started",
+    "stop_engine",
+    "delete_engine",
+    "create_chaos_service_account",
+    "delete_chaos_service_account",
+    "annotate_app",
+    "restore_app_annotation",
+    "install_experiment",
+    "uninstall_experiment",
+]
+
+PREVIOUS_ANNOTATION = "chaoslitmus.io/previous-chaos-annotation"
+FINALIZER = "chaosengine.litmuschaos.io/finalizer"
+
+
+def run_experiment(
+    experiment_name: str,
+    app_namespace: str,
+    app_label: str,
+    app_kind: str = "deployment",
+    engine_name: str = None,
+    namespace: str = None,
+    service_account: str = None,
+    env: Dict[str, Any] = None,
+    probes: List[Dict[str, Any]] = None,
+    annotation_check: bool = False,
+    job_cleanup_policy: str = "delete",
+    litmus_version: str = "3",
+    wait: bool = True,
+    timeout_s: float = 600,
+    fail_on_verdict: bool = False,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Launch a Litmus experiment through a new ChaosEngine and, with `wait`,
+    follow it until the ChaosResult of this very run is final.
+
+    The engine goes to `namespace` (default: `app_namespace`), runs as
+    `service_account` (default: `<experiment_name>-sa`) and targets the pods
+    `app_label` selects (e.g. `app=ratings`) owned by an `app_kind`. `env`
+    maps the experiment's variables (TOTAL_CHAOS_DURATION, ...) to values.
+    Preflight first: Litmus CRDs served, the ChaosExperiment installed in the
+    engine's namespace, the service account present, target pods found, and
+    the `litmuschaos.io/chaos` annotation when `annotation_check` is on.
+    `litmus_version` "3" builds the 2.x/3.x engine, "1" the 1.x one.
+    `engine_name` defaults to `<experiment>-<random suffix>`.
+
+    Returns the engine name and namespace, experiment, phase, verdict
+    (Pass/Fail/Error/Stopped), probe success percentage, failure step,
+    start/end times and `duration_s`. A Fail or Error verdict is reported,
+    and raises only with `fail_on_verdict`. Results are reused across runs by
+    Litmus: an earlier run's verdict is never reported as this one's.
+    See https://litmuschaos.github.io/litmus/experiments/concepts/chaos-resources/chaos-engine/contents/
+    """
+    version = m.check_litmus_version(litmus_version)
+    m.check_name(experiment_name, "experiment_name", max_len=63)
+    m.check_name(app_namespace, "app_namespace", max_len=63)
+    label = m.check_label_selector(app_label, single=version == "1")
+    if app_kind not in m.APP_KINDS[version]:
+        raise ActivityFailed(
+            f"app_kind must be one of {', '.join(m.APP_KINDS[version])} for "
+            f"Litmus {version}.x, got {app_kind!r}"
+        )
+    namespace = m.check_name(namespace or app_namespace, "namespace", max_len=63)
+    generated = engine_name is None
+    name = m.engine_name_for(experiment_name) if generated else engine_name
+    m.check_name(name, "engine_name", max_len=63)
+    service_account = m.check_name(
+        service_account or f"{experiment_name}-sa", "service_account"
+    )
+    if job_cleanup_policy not in m.CLEANUP_POLICIES:
+        raise ActivityFailed(
+            "job_cleanup_policy must be 'delete' or 'retain', "
+            f"got {job_cleanup_policy!r}"
+        )
+    if not isinstance(annotation_check, bool):
+        raise ActivityFailed(
+            f"annotation_check must be true or false, got {annotation_check!r}"
+        )
+    if not isinstance(wait, bool):
+        raise ActivityFailed(f"wait must be true or false, got {wait!r}")
+    m.check_positive(timeout_s, "timeout_s")
+    manifest = m.engine_manifest(
+        name=name,
+        namespace=namespace,
+        experiment_name=experiment_name,
+        app_namespace=app_namespace,
+        app_label=label,
+        app_kind=app_kind,
+        service_account=service_account,
+        env=m.env_list(env),
+        probes=m.check_probes(probes),
+        annotation_check=annotation_check,
+        job_cleanup_policy=job_cleanup_policy,
+        litmus_version=version,
+    )
+    kube = Kube(secrets)
+    found = preflight(kube, manifest, annotation_check)
+    outcome = _launch(kube, manifest, generated, wait, timeout_s)[0]
+    outcome["target_pods"] = found["target_pods"]
+    return _check_verdict(outcome, fail_on_verdict)
+
+
+def inject_network_latency(
+    app_namespace: str,
+    app_label: str,
+    latency_ms: int = 3000,
+    duration_s: int = 30,
+    jitter_ms: int = 0,
+    target_container: str = None,
+    network_interface: str = "eth0",
+    pods_affected_perc: int = None,
+    target_pods: List[str] = None,
+    destination_hosts: List[str] = None,
+    destination_ips: List[str] = None,
+    ramp_time_s: int = 0,
+    container_runtime: str = None,
+    socket_path: str = None,
+    app_kind: str = "deployment",
+    engine_name: str = None,
+    namespace: str = None,
+    service_account: str = None,
+    litmus_version: str = "3",
+    wait: bool = True,
+    timeout_s: float = None,
+    fail_on_verdict: bool = False,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Delay the network of pods for a while with Litmus `pod-network-latency`.
+
+    Adds `latency_ms` (+/- `jitter_ms`) to the egress of the target pods for
+    `duration_s` seconds, after `ramp_time_s`. By default Litmus picks ONE
+    random pod that `app_label` selects; `pods_affected_perc` (1-100) or
+    `target_pods` (names) choose more. `destination_hosts`/`destination_ips`
+    limit the delay to some destinations. `timeout_s` defaults to the
+    fault's duration plus 300 s for pod start-up. Returns what
+    `run_experiment` returns.
+    See https://litmuschaos.github.io/litmus/experiments/categories/pods/pod-network-latency/
+    """
+    env = m.network_latency_env(
+        latency_ms=latency_ms,
+        duration_s=duration_s,
+        jitter_ms=jitter_ms,
+        target_container=target_container,
+        network_interface=network_interface,
+        pods_affected_perc=pods_affected_perc,
+        target_pods=target_pods,
+        destination_hosts=destination_hosts,
+        destination_ips=destination_ips,
+        ramp_time_s=ramp_time_s,
+        container_runtime=container_runtime,
+        socket_path=socket_path,
+    )
+    if timeout_s is None:
+        timeout_s = duration_s + ramp_time_s + 300
+    return run_experiment(
+        "pod-network-latency",
+        app_namespace,
+        app_label,
+        app_kind=app_kind,
+        engine_name=engine_name,
+        namespace=namespace,
+        service_account=service_account,
+        env=env,
+        litmus_version=litmus_version,
+        wait=wait,
+        timeout_s=timeout_s,
+        fail_on_verdict=fail_on_verdict,
+        secrets=secrets,
+    )
+
+
+def create_engine_from_manifest(
+    path_or_url: str,
+    namespace: str = None,
+    wait: bool = True,
+    timeout_s: float = 600,
+    allow_insecure: bool = False,
+    fail_on_verdict: bool = False,
+    secrets: Secrets = None,
+) -> List[Dict[str, Any]]:
+    """Create the ChaosEngine(s) of a YAML file or https URL and follow them.
+
+    Multi-document YAML is fine; every document must be a
+    `litmuschaos.io/v1alpha1` ChaosEngine, and all are checked (preflight
+    included) before any is created. `namespace` overrides the manifests'
+    namespace. Names are kept as written (use `metadata.generateName` for a
+    fresh name each run). Returns one outcome per engine, as `run_experiment`.
+    """
+    m.check_positive(timeout_s, "timeout_s")
+    documents = load_documents(path_or_url, allow_insecure)
+    engines = []
+    for index, doc in enumerate(documents, start=1):
+        if doc.get("kind") != "ChaosEngine" or doc.get("apiVersion") != m.API_VERSION:
+            raise ActivityFailed(
+                f"{path_or_url}: document {index} is a {doc.get('kind', '?')} "
+                f"({doc.get('apiVersion', '?')}); only {m.API_VERSION} ChaosEngine "
+                "documents are accepted here"
+            )
+        meta = dict(doc.get("metadata") or {})
+        ns = namespace or meta.get("namespace") or "default"
+        m.check_name(ns, "namespace", max_len=63)
+        generated = not meta.get("name")
+        if generated:
+            base = (meta.get("generateName") or "engine-").rstrip("-")
+            meta["name"] = f"{base}-{m.random_suffix()}"
+        m.check_name(meta["name"], "engine name", max_len=63)
+        meta.pop("generateName", None)
+        meta["namespace"] = ns
+        spec = doc.get("spec") or {}
+        if not spec.get("experiments"):
+            raise ActivityFailed(
+                f"{path_or_url}: engine '{meta['name']}' lists no experiments"
+            )
+        if (spec.get("appinfo") or {}).get("appns") == "":
+            spec.setdefault("appinfo", {})["appns"] = ns
+        engines.append(({**doc, "metadata": meta, "spec": spec}, generated))
+    kube = Kube(secrets)
+    for engine, _ in engines:
+        annotation_check = (engine["spec"].get("annotationCheck") or "false") == "true"
+        preflight(kube, engine, annotation_check)
+    outcomes = []
+    for engine, generated in engines:
+        outcomes.extend(_launch(kube, engine, generated, wait, timeout_s))
+    for outcome in outcomes:
+        _check_verdict(outcome, fail_on_verdict)
+    return outcomes
+
+
+def wait_for_result(
+    engine_name: str,
+    namespace: str,
+    timeout_s: float = 600,
+    fail_on_verdict: bool = False,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Wait until the current run of an existing ChaosEngine has its verdict.
+
+    Use it after `run_experiment(..., wait=false)`, or in a rollback to put
+    the verdict in the journal. Follows the engine's first experiment.
+    """
+    kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
+    return _check_verdict(
+        _follow_existing(kube, engine, timeout_s, "final"), fail_on_verdict
+    )
+
+
+def wait_for_chaos_started(
+    engine_name: str,
+    namespace: str,
+    timeout_s: float = 300,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Wait until the experiment of this engine's run is really running.
+
+    On a cluster Litmus needs tens of seconds to start its runner and
+    experiment pods before the fault begins; measure traffic only after this
+    returns. Returns as soon as this run's ChaosResult is Running (or the
+    run already ended).
+    """
+    kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
+    return _follow_existing(kube, engine, timeout_s, "started")
+
+
+def stop_engine(
+    engine_name: str, namespace: str, secrets: Secrets = None
+) -> Dict[str, Any]:
+    """Abort a ChaosEngine's run (`engineState: stop`); Litmus reverts the fault.
+
+    Safe as a rollback: a missing or already finished engine is not an error.
+    """
+    m.check_name(engine_name, "engine_name")
+    m.check_name(namespace, "namespace")
+    kube = Kube(secrets)
+    engine = get_object(kube, namespace, m.ENGINES, engine_name)
+    if engine is None:
+        return {
+            "engine_name": engine_name,
+            "namespace": namespace,
+            "stopped": False,
+            "reason": "not found",
+        }
+    before = engine_summary(engine)
+    if before["engine_state"] == "stop":
+        return {
+            "engine_name": engine_name,
+            "namespace": namespace,
+            "stopped": False,
+            "reason": f"already stopped ({before['engine_status'] or 'no status'})",
+        }
+    try:
+        after = kube.merge_patch(
+            kube.custom.patch_namespaced_custom_object,
+            m.GROUP,
+            m.VERSION,
+            namespace,
+            m.ENGINES,
+            engine_name,
+            {"spec": {"engineState": "stop"}},
+            verb="patch",
+            group=m.GROUP,
+            plural=m.ENGINES,
+            namespace=namespace,
+            name=engine_name,
+        )
+    except KubeError as exc:
+        if exc.status == 404:
+            return {
+                "engine_name": engine_name,
+                "namespace": namespace,
+                "stopped": False,
+                "reason": "not found",
+            }
+        raise
+    return {
+        "engine_name": engine_name,
+        "namespace": namespace,
+        "stopped": True,
+        "engine_status": engine_summary(after)["engine_status"],
+    }
+
+
+def delete_engine(
+    engine_name: str,
+    namespace: str,
+    wait_for_cleanup: bool = True,
+    timeout_s: float = 120,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Delete a ChaosEngine; Litmus ends its fault and removes its pods.
+
+    With `wait_for_cleanup`, waits until the operator has removed its
+    finalizer and the engine is gone. Safe as a rollback: a missing engine is
+    not an error. The engine's ChaosResult is kept (it has no owner).
+    """
+    m.check_name(engine_name, "engine_name")
+    m.check_name(namespace, "namespace")
+    m.check_positive(timeout_s, "timeout_s")
+    kube = Kube(secrets)
+    base = {"engine_name": engine_name, "namespace": namespace}
+    try:
+        kube.call(
+            kube.custom.delete_namespaced_custom_object,
+            m.GROUP,
+            m.VERSION,
+            namespace,
+            m.ENGINES,
+            engine_name,
+            verb="delete",
+            group=m.GROUP,
+            plural=m.ENGINES,
+            namespace=namespace,
+            name=engine_name,
+        )
+    except KubeError as exc:
+        if exc.status == 404:
+            return {**base, "deleted": False, "reason": "not found"}
+        raise
+    if not wait_for_cleanup:
+        return {**base, "deleted": True, "gone": False}
+    began = time.monotonic()
+    deadline = began + timeout_s
+    for kind, _obj in follow(
+        kube,
+        kube.custom.list_namespaced_custom_object,
+        m.GROUP,
+        m.VERSION,
+        namespace,
+        m.ENGINES,
+        deadline=deadline,
+        group=m.GROUP,
+        plural=m.ENGINES,
+        namespace=namespace,
+        field_selector=f"metadata.name={engine_name}",
+    ):
+        if kind == "DELETED":
+            return {
+                **base,
+                "deleted": True,
+                "gone": True,
+                "waited_s": round(time.monotonic() - began, 3),
+            }
+    if get_object(kube, namespace, m.ENGINES, engine_name) is None:
+        return {
+            **base,
+            "deleted": True,
+            "gone": True,
+            "waited_s": round(time.monotonic() - began, 3),
+        }
+    raise ActivityFailed(
+        f"ChaosEngine '{engine_name}' in '{namespace}' is still there after "
+        f"{timeout_s:g}s: its finalizer {FINALIZER} is removed by the Litmus "
+        "operator; check that chaos-operator runs, or remove the finalizer by hand "
+        f"(kubectl patch chaosengine {engine_name} -n {namespace} --type merge "
+        '-p \'{"metadata":{"finalizers":null}}\')'
+    )
+
+
+def create_chaos_service_account(
+    namespace: str,
+    name: str,
+    experiment_name: str = "pod-network-latency",
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Create the ServiceAccount, Role and RoleBinding an experiment runs as.
+
+    Grants only what the experiment needs: the rules the installed
+    ChaosExperiment declares (`spec.definition.permissions`), or Litmus'
+    published minimal RBAC for pod-network-latency. Objects that already
+    exist are left as they are and reported. Undo with
+    `delete_chaos_service_account`.
+    """
+    m.check_name(namespace, "namespace", max_len=63)
+    m.check_name(name, "name")
+    m.check_name(experiment_name, "experiment_name", max_len=63)
+    kube = Kube(secrets)
+    experiment = get_object(kube, namespace, m.EXPERIMENTS, experiment_name)
+    rules = (((experiment or {}).get("spec") or {}).get("definition") or {}).get(
+        "permissions"
+    ) or m.KNOWN_RULES.get(experiment_name)
+    if not rules:
+        raise ActivityFailed(
+            f"no RBAC rules known for experiment '{experiment_name}': install the "
+            f"ChaosExperiment in '{namespace}' first (its permissions are used)"
+        )
+    created, existing = [], []
+    calls = {
+        "ServiceAccount": (
+            kube.core.create_namespaced_service_account,
+            "",
+            "serviceaccounts",
+        ),
+        "Role": (
+            kube.rbac.create_namespaced_role,
+            "rbac.authorization.k8s.io",
+            "roles",
+        ),
+        "RoleBinding": (
+            kube.rbac.create_namespaced_role_binding,
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+        ),
+    }
+    for manifest in m.rbac_manifests(namespace, name, rules):
+        fn, group, plural = calls[manifest["kind"]]
+        try:
+            kube.call(
+                fn,
+                namespace,
+                manifest,
+                verb="create",
+                group=group,
+                plural=plural,
+                namespace=namespace,
+                name=name,
+            )
+            created.append(manifest["kind"])
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            existing.append(manifest["kind"])
+    return {
+        "namespace": namespace,
+        "name": name,
+        "created": created,
+        "already_present": existing,
+        "rules": rules,
+    }
+
+
+def delete_chaos_service_account(
+    namespace: str, name: str, secrets: Secrets = None
+) -> Dict[str, Any]:
+    """Delete the ServiceAccount, Role and RoleBinding that
+    `create_chaos_service_account` made (only those it labelled)."""
+    m.check_name(namespace, "namespace", max_len=63)
+    m.check_name(name, "name")
+    kube = Kube(secrets)
+    targets = [
+        (
+            kube.rbac.read_namespaced_role_binding,
+            kube.rbac.delete_namespaced_role_binding,
+            "rbac.authorization.k8s.io",
+            "rolebindings",
+            "RoleBinding",
+        ),
+        (
+            kube.rbac.read_namespaced_role,
+            kube.rbac.delete_namespaced_role,
+            "rbac.authorization.k8s.io",
+            "roles",
+            "Role",
+        ),
+        (
+            kube.core.read_namespaced_service_account,
+            kube.core.delete_namespaced_service_account,
+            "",
+            "serviceaccounts",
+            "ServiceAccount",
+        ),
+    ]
+    deleted, kept = [], []
+    for read, delete, group, plural, kind in targets:
+        meta = dict(
+            verb="get", group=group, plural=plural, namespace=namespace, name=name
+        )
+        found = kube.maybe(read, name, namespace, **meta)
+        if found is None:
+            continue
+        labels = found.get("metadata", {}).get("labels") or {}
+        if (
+            labels.get("app.kubernetes.io/managed-by")
+            != m.MANAGED_BY["app.kubernetes.io/managed-by"]
+        ):
+            kept.append(kind)
+            continue
+        meta["verb"] = "delete"
+        if kube.maybe(delete, name, namespace, **meta) is not None:
+            deleted.append(kind)
+    return {
+        "namespace": namespace,
+        "name": name,
+        "deleted": deleted,
+        "kept_not_ours": kept,
+    }
+
+
+def _workload_api(kube: Kube, kind: str):
+    apis = {
+        "deployment": ("read_namespaced_deployment", "patch_namespaced_deployment"),
+        "statefulset": (
+            "read_namespaced_stateful_set",
+            "patch_namespaced_stateful_set",
+        ),
+        "daemonset": ("read_namespaced_daemon_set", "patch_namespaced_daemon_set"),
+    }
+    if kind not in apis:
+        raise ActivityFailed(
+            f"kind must be deployment, statefulset or daemonset, got {kind!r}"
+        )
+    read, patch = apis[kind]
+    return getattr(kube.apps, read), getattr(kube.apps, patch)
+
+
+def annotate_app(
+    namespace: str, name: str, kind: str = "deployment", secrets: Secrets = None
+) -> Dict[str, Any]:
+    """Mark a workload as a chaos target (`litmuschaos.io/chaos: "true"`).
+
+    Litmus 1.x (and annotationCheck) only injects into annotated workloads.
+    The previous value is kept on the object, so `restore_app_annotation`
+    (the rollback) puts back exactly what was there.
+    """
+    m.check_name(namespace, "namespace", max_len=63)
+    m.check_name(name, "name")
+    read, patch = _workload_api(kube := Kube(secrets), kind)
+    meta = dict(group="apps", plural=f"{kind}s", namespace=namespace, name=name)
+    current = kube.call(read, name, namespace, verb="get", **meta)
+    annotations = current["metadata"].get("annotations") or {}
+    previous = annotations.get(m.CHAOS_ANNOTATION)
+    change: dict[str, Any] = {m.CHAOS_ANNOTATION: "true"}
+    if PREVIOUS_ANNOTATION not in annotations:
+        change[PREVIOUS_ANNOTATION] = json.dumps(previous)
+    kube.merge_patch(
+        patch,
+        name,
+        namespace,
+        {"metadata": {"annotations": change}},
+        verb="patch",
+        **meta,
+    )
+    return {
+        "namespace": namespace,
+        "name": name,
+        "kind": kind,
+        "previous": previous,
+        "annotation": m.CHAOS_ANNOTATION,
+        "value": "true",
+    }
+
+
+def restore_app_annotation(
+    namespace: str, name: str, kind: str = "deployment", secrets: Secrets = None
+) -> Dict[str, Any]:
+    """Undo `annotate_app`: the chaos annotation gets its earlier value back
+    (or goes away if there was none). Without a saved value, changes nothing."""
+    m.check_name(namespace, "namespace", max_len=63)
+    m.check_name(name, "name")
+    read, patch = _workload_api(kube := Kube(secrets), kind)
+    meta = dict(group="apps", plural=f"{kind}s", namespace=namespace, name=name)
+    current = kube.maybe(read, name, namespace, verb="get", **meta)
+    if current is None:
+        return {
+            "namespace": namespace,
+            "name": name,
+            "restored": False,
+            "reason": "workload not found",
+        }
+    annotations = current["metadata"].get("annotations") or {}
+    if PREVIOUS_ANNOTATION not in annotations:
+        return {
+            "namespace": namespace,
+            "name": name,
+            "restored": False,
+            "reason": "nothing saved by annotate_app",
+        }
+    previous = json.loads(annotations[PREVIOUS_ANNOTATION])
+    kube.merge_patch(
+        patch,
+        name,
+        namespace,
+        {
+            "metadata": {
+                "annotations": {m.CHAOS_ANNOTATION: previous, PREVIOUS_ANNOTATION: None}
+            }
+        },
+        verb="patch",
+        **meta,
+    )
+    return {"namespace": namespace, "name": name, "restored": True, "value": previous}
+
+
+def install_experiment(
+    path_or_url: str,
+    namespace: str,
+    allow_insecure: bool = False,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Install ChaosExperiment(s) from a YAML file or https URL into `namespace`
+    (Litmus reads experiments from the engine's namespace).
+
+    An experiment that is already there is left untouched and reported.
+    Undo with `uninstall_experiment`, which removes only what this installed.
+    """
+    m.check_name(namespace, "namespace", max_len=63)
+    documents = load_documents(path_or_url, allow_insecure)
+    for index, doc in enumerate(documents, start=1):
+        if (
+            doc.get("kind") != "ChaosExperiment"
+            or doc.get("apiVersion") != m.API_VERSION
+        ):
+            raise ActivityFailed(
+                f"{path_or_url}: document {index} is a {doc.get('kind', '?')}; only "
+                f"{m.API_VERSION} ChaosExperiment documents are accepted here"
+            )
+        m.check_name((doc.get("metadata") or {}).get("name"), "experiment name", 63)
+    kube = Kube(secrets)
+    installed, present = [], []
+    for doc in documents:
+        meta = dict(doc["metadata"])
+        meta["namespace"] = namespace
+        meta["labels"] = {**(meta.get("labels") or {}), **m.MANAGED_BY}
+        body = {**doc, "metadata": meta}
+        try:
+            kube.call(
+                kube.custom.create_namespaced_custom_object,
+                m.GROUP,
+                m.VERSION,
+                namespace,
+                m.EXPERIMENTS,
+                body,
+                verb="create",
+                group=m.GROUP,
+                plural=m.EXPERIMENTS,
+                namespace=namespace,
+                name=meta["name"],
+            )
+            installed.append(meta["name"])
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            present.append(meta["name"])
+    return {"namespace": namespace, "installed": installed, "already_present": present}
+
+
+def uninstall_experiment(
+    experiment_name: str, namespace: str, secrets: Secrets = None
+) -> Dict[str, Any]:
+    """Remove a ChaosExperiment that `install_experiment` installed; one that
+    was there before (not labelled by us) is kept. A missing one is fine."""
+    m.check_name(experiment_name, "experiment_name", max_len=63)
+    m.check_name(namespace, "namespace", max_len=63)
+    kube = Kube(secrets)
+    found = get_object(kube, namespace, m.EXPERIMENTS, experiment_name)
+    if found is None:
+        return {"experiment": experiment_name, "deleted": False, "reason": "not found"}
+    labels = found["metadata"].get("labels") or {}
+    if labels.get("app.kubernetes.io/managed-by") != "chaostoolkit-litmus":
+        return {
+            "experiment": experiment_name,
+            "deleted": False,
+            "reason": "not installed by chaostoolkit-litmus; kept",
+        }
+    kube.maybe(
+        kube.custom.delete_namespaced_custom_object,
+        m.GROUP,
+        m.VERSION,
+        namespace,
+        m.EXPERIMENTS,
+        experiment_name,
+        verb="delete",
+        group=m.GROUP,
+        plural=m.EXPERIMENTS,
+        namespace=namespace,
+        name=experiment_name,
+    )
+    return {"experiment": experiment_name, "deleted": True}
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _launch(
+    kube: Kube, manifest: dict, generated: bool, wait: bool, timeout_s: float
+) -> list[dict]:
+    """Create one engine and follow each of its experiments."""
+    namespace = manifest["metadata"]["namespace"]
+    pairs = results_of(manifest)
+    priors = {r: get_object(kube, namespace, m.RESULTS, r) for _, r in pairs}
+    started_at = now_iso()
+    first_name = manifest["metadata"]["name"]
+    engine = create_engine(kube, manifest, generated)
+    if engine["metadata"]["name"] != first_name:  # a colliding name was redrawn
+        pairs = results_of(engine)
+        priors = {r: None for _, r in pairs}
+    name = engine["metadata"]["name"]
+    if not wait:
+        return [
+            {
+                "engine_name": name,
+                "namespace": namespace,
+                "experiment": exp,
+                "result_name": result,
+                "phase": "Launched",
+                "verdict": "Awaited",
+                "started_at": started_at,
+            }
+            for exp, result in pairs
+        ]
+    deadline = time.monotonic() + timeout_s
+    outcomes = []
+    for experiment, result in pairs:
+        outcomes.append(
+            wait_for_run(
+                kube,
+                engine,
+                experiment,
+                result,
+                priors.get(result),
+                max(1.0, deadline - time.monotonic()),
+                started_at=started_at,
+            )
+        )
+    return outcomes
+
+
+def _existing_engine(
+    engine_name: str, namespace: str, timeout_s: float, secrets: Secrets
+) -> tuple[Kube, dict]:
+    m.check_name(engine_name, "engine_name")
+    m.check_name(namespace, "namespace")
+    m.check_positive(timeout_s, "timeout_s")
+    kube = Kube(secrets)
+    engine = get_object(kube, namespace, m.ENGINES, engine_name)
+    if engine is None:
+        raise ActivityFailed(
+            f"ChaosEngine '{engine_name}' not found in namespace '{namespace}'"
+        )
+    return kube, engine
+
+
+def _follow_existing(kube: Kube, engine: dict, timeout_s: float, until: str) -> dict:
+    namespace = engine["metadata"]["namespace"]
+    pairs = results_of(engine)
+    if not pairs:
+        raise ActivityFailed(
+            f"ChaosEngine '{engine['metadata']['name']}' lists no experiments"
+        )
+    experiment, result = pairs[0]
+    current = get_object(kube, namespace, m.RESULTS, result)
+    prior = None
+    if current and not engine_finished(engine, experiment):
+        labels = current["metadata"].get("labels") or {}
+        final = result_summary(current)["phase"] not in ("", "Running", "Initialized")
+        if final and labels.get("chaosUID") != engine["metadata"].get("uid"):
+            prior = current  # left by an earlier run of a same-named engine
+    return wait_for_run(kube, engine, experiment, result, prior, timeout_s, until)
+
+
+def _check_verdict(outcome: dict, fail_on_verdict: bool) -> dict:
+    if fail_on_verdict and outcome.get("verdict") not in ("Pass", "Awaited"):
+        raise ActivityFailed(
+            f"ChaosEngine '{outcome['engine_name']}' ended with verdict "
+            f"{outcome.get('verdict') or 'none'} (phase {outcome.get('phase')}, "
+            f"{outcome.get('failure_step') or 'no failure step'})"
+        )
+    return outcome

@@ -1,0 +1,206 @@
+"""Reading Litmus status, pure: which run a result belongs to and when it ended.
+
+Litmus has written its status in several shapes over the years (FACTS.md §3
+and §5): ``experimentstatus`` (1.x) and ``experimentStatus`` (1.13.3+),
+``failStep``, ``failureOutput`` and ``errorOutput``. These functions accept
+all of them and return one flat, JSON-friendly vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RESULT_FINAL_PHASES = {
+    "Completed",
+    "Completed_With_Probe_Failure",
+    "Completed_With_Error",
+    "Stopped",
+    "Error",
+}
+ENGINE_FINAL_STATUSES = {"completed", "stopped"}
+ENTRY_FINAL_STATUSES = {
+    "Completed",
+    "Forcefully Aborted",
+    "Skipped",
+    "ChaosExperiment Not Found",
+    "Execution Successful",
+}
+FINAL_VERDICTS = {"Pass", "Fail", "Failed", "Error", "Stopped"}
+
+
+def _experiment_status(result: dict) -> dict:
+    status = result.get("status") or {}
+    return status.get("experimentStatus") or status.get("experimentstatus") or {}
+
+
+def result_summary(result: dict | None) -> dict:
+    """A ChaosResult in our vocabulary (works on 1.x and 3.x shapes)."""
+    if not result:
+        return {
+            "phase": "",
+            "verdict": "",
+            "probe_success_percentage": "",
+            "failure_step": "",
+            "error_code": "",
+            "history": {"passed_runs": 0, "failed_runs": 0, "stopped_runs": 0},
+        }
+    exp = _experiment_status(result)
+    error = exp.get("errorOutput") or exp.get("failureOutput") or {}
+    history = (result.get("status") or {}).get("history") or {}
+    return {
+        "phase": exp.get("phase", "") or "",
+        "verdict": exp.get("verdict", "") or "",
+        "probe_success_percentage": str(exp.get("probeSuccessPercentage", "") or ""),
+        "failure_step": (
+            exp.get("failStep") or error.get("reason") or error.get("failedStep") or ""
+        ),
+        "error_code": error.get("errorCode", "") or "",
+        "history": {
+            "passed_runs": int(history.get("passedRuns") or 0),
+            "failed_runs": int(history.get("failedRuns") or 0),
+            "stopped_runs": int(history.get("stoppedRuns") or 0),
+        },
+    }
+
+
+def runs_recorded(result: dict | None) -> int:
+    """How many finished runs a result's history counts."""
+    history = result_summary(result)["history"]
+    return sum(history.values())
+
+
+def engine_summary(engine: dict | None) -> dict:
+    """A ChaosEngine's state in our vocabulary."""
+    engine = engine or {}
+    status = engine.get("status") or {}
+    entries = [
+        {
+            "name": e.get("name", ""),
+            "status": e.get("status", ""),
+            "verdict": e.get("verdict", ""),
+            "experiment_pod": e.get("experimentPod", ""),
+            "last_update_time": e.get("lastUpdateTime", ""),
+        }
+        for e in status.get("experiments") or []
+    ]
+    meta = engine.get("metadata") or {}
+    return {
+        "engine_name": meta.get("name", ""),
+        "namespace": meta.get("namespace", ""),
+        "engine_state": (engine.get("spec") or {}).get("engineState", ""),
+        "engine_status": status.get("engineStatus", ""),
+        "deleting": bool(meta.get("deletionTimestamp")),
+        "experiments": entries,
+    }
+
+
+def engine_entry(engine: dict | None, experiment: str) -> dict:
+    """The status entry of one experiment; 1.x up to 1.6 names it after the Job."""
+    for entry in engine_summary(engine)["experiments"]:
+        if entry["name"] == experiment or entry["name"].startswith(f"{experiment}-"):
+            return entry
+    return {}
+
+
+def engine_finished(engine: dict | None, experiment: str) -> bool:
+    """Terminal as FACTS.md §8 defines it."""
+    summary = engine_summary(engine)
+    if summary["engine_status"] in ENGINE_FINAL_STATUSES:
+        return True
+    return engine_entry(engine, experiment).get("status") in ENTRY_FINAL_STATUSES
+
+
+@dataclass
+class RunTracker:
+    """What we know about one run, so that a stale result is never reported.
+
+    Results are reused across runs (FACTS.md §5): a re-created engine with the
+    same name updates the same ChaosResult, and until the new run's first
+    update a reader still sees the previous verdict. A result belongs to this
+    run when it carries this engine's ``chaosUID``, did not exist before the
+    engine was created, counts more finished runs than before, or was seen in
+    a non-final phase after the engine was created.
+    """
+
+    engine_uid: str
+    experiment: str
+    prior_result: dict | None = None
+    seen_running: bool = False
+    result: dict | None = None
+    engine: dict | None = None
+    engine_deleted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def observe_result(self, result: dict | None) -> None:
+        if result is None:
+            return
+        if result_summary(result)["phase"] not in RESULT_FINAL_PHASES:
+            self.seen_running = True
+        self.result = result
+
+    def observe_engine(self, engine: dict | None, deleted: bool = False) -> None:
+        if engine is not None:
+            self.engine = engine
+        self.engine_deleted = self.engine_deleted or deleted
+
+    def result_is_ours(self) -> bool:
+        result = self.result
+        if not result:
+            return False
+        labels = (result.get("metadata") or {}).get("labels") or {}
+        if self.engine_uid and labels.get("chaosUID") == self.engine_uid:
+            return True
+        if self.prior_result is None or self.seen_running:
+            return True
+        return runs_recorded(result) > runs_recorded(self.prior_result)
+
+    def final_result(self) -> dict | None:
+        """This run's result once Litmus has written its verdict."""
+        if self.result_is_ours() and (
+            result_summary(self.result)["phase"] in RESULT_FINAL_PHASES
+        ):
+            return self.result
+        return None
+
+    def started(self) -> bool:
+        """Chaos is running (or already over) for this run."""
+        if self.result_is_ours():
+            return True
+        return engine_entry(self.engine, self.experiment).get("status") == "Running"
+
+    def outcome(self, force: bool = False) -> dict | None:
+        """The run's outcome, or None while it is still going.
+
+        When the engine says Completed, the runner has copied the verdict from
+        the result, so we wait for the result itself; ``force`` gives up on
+        that (the result never showed this run) and takes the engine's word.
+        """
+        final = self.final_result()
+        if final is not None:
+            summary = result_summary(final)
+            summary["source"] = "chaosresult"
+            return summary
+        if not engine_finished(self.engine, self.experiment):
+            return None
+        entry = engine_entry(self.engine, self.experiment)
+        if not force and entry.get("status") in ("Completed", "Execution Successful"):
+            return None
+        summary = result_summary(self.result if self.result_is_ours() else None)
+        summary.update(
+            {
+                "phase": entry.get("status")
+                or engine_summary(self.engine)["engine_status"],
+                "verdict": _engine_verdict(entry.get("verdict", "")),
+                "failure_step": entry.get("status", ""),
+                "source": "chaosengine",
+            }
+        )
+        return summary
+
+
+def _engine_verdict(verdict: str) -> str:
+    if verdict in ("Fail", "Failed"):
+        return "Fail"
+    if verdict in ("Pass", "Stopped", "Error"):
+        return verdict
+    return "Error"
