@@ -14,6 +14,8 @@ __all__ = ["__version__", "discover"]
 ACTIVITY_MODULES = [
     ("chaoslitmus.litmus.actions", "action"),
     ("chaoslitmus.litmus.probes", "probe"),
+    ("chaoslitmus.mesh.actions", "action"),
+    ("chaoslitmus.mesh.probes", "probe"),
 ]
 
 

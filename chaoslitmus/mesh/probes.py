@@ -1,0 +1,150 @@
+# ruff: noqa: UP006, UP007, UP035, UP045
+# chaoslib 1.44's discovery names only typing.List/Dict: keep them for `chaos discover`.
+"""Read a service mesh's retry policy, in one vocabulary for every mesh."""
+
+__all__ = ["get_retry_policy", "retry_policy_matches"]
+
+import logging
+from typing import Any, Dict, List, Optional
+
+from chaoslib.types import Secrets
+
+from chaoslitmus.mesh import cluster
+from chaoslitmus.mesh.policy import (
+    GRPC_RETRY_EVENTS,
+    HTTP_RETRY_EVENTS,
+    TCP_RETRY_EVENTS,
+    PolicyError,
+    optional_events,
+    optional_int,
+    policy_matches,
+)
+from chaoslitmus.mesh.routes import read_policies, select_routes, skipped_report
+from chaoslitmus.mesh.snapshot import current_routes, read_snapshot
+
+logger = logging.getLogger("chaostoolkit.litmus.mesh")
+
+
+def _read(
+    name: Optional[str],
+    namespace: str,
+    mesh: str,
+    api_version: str,
+    route_name: Optional[str],
+    virtual_router: Optional[str],
+    secrets: Secrets,
+) -> tuple:
+    """(output, adapter): the probes' shared read of one object."""
+    kube, target = cluster.connect(
+        secrets, name, namespace, mesh, api_version, virtual_router
+    )
+    adapter = target.adapter
+    obj = cluster.read(kube, target)
+    routes = current_routes(obj, adapter.routes_field) or []
+    chosen, skipped = select_routes(adapter, routes, route_name, target.label)
+    report = read_policies(adapter, routes, chosen)
+    output = {
+        "mesh": adapter.mesh,
+        "api_version": adapter.group_version,
+        "object": target.describe(obj),
+        "virtual_service": target.via,
+        "routes": report,
+        "skipped_routes": skipped_report(skipped),
+        "snapshot_saved": read_snapshot(obj, adapter.routes_field) is not None,
+    }
+    if any(entry["policy"] is None for entry in report):
+        output["note"] = adapter.default_note
+    return output, adapter
+
+
+def get_retry_policy(
+    name: str = None,
+    namespace: str = "default",
+    mesh: str = "appmesh",
+    route_name: str = None,
+    api_version: str = "auto",
+    virtual_router: str = None,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Report the retry policy of each route of a mesh VirtualService.
+
+    Same target arguments as chaoslitmus.mesh.actions.set_retry_policy
+    (`name`, `namespace`, `mesh` "appmesh" | "istio", `api_version` "auto",
+    `route_name`, `virtual_router` for App Mesh v1beta2). For each route:
+    `policy` in the shared vocabulary (max_retries, per_retry_timeout_ms,
+    http/tcp/grpc retry events, and `other_events` for Istio retryOn values
+    with no shared name) or null when the route has none (the mesh default
+    then applies: see `note`), and `raw`, the block exactly as stored.
+    `snapshot_saved` tells whether a restore_retry_policy is pending.
+    """
+    cluster.check_target_args(
+        name, namespace, mesh, api_version, virtual_router, route_name
+    )
+    output, _ = _read(
+        name, namespace, mesh, api_version, route_name, virtual_router, secrets
+    )
+    return output
+
+
+def retry_policy_matches(
+    name: str = None,
+    namespace: str = "default",
+    mesh: str = "appmesh",
+    max_retries: int = None,
+    per_retry_timeout_ms: int = None,
+    http_retry_events: List[str] = None,
+    tcp_retry_events: List[str] = None,
+    grpc_retry_events: List[str] = None,
+    absent: bool = False,
+    route_name: str = None,
+    api_version: str = "auto",
+    virtual_router: str = None,
+    secrets: Secrets = None,
+) -> bool:
+    """Whether every selected route has the expected retry policy.
+
+    Use it with `"tolerance": true`. Only the fields you give are compared
+    (events as sets, order does not matter); a route with no policy never
+    matches. With `absent: true` (and no expected fields) it checks instead
+    that no selected route has a retry policy, e.g. after a rollback of a
+    service that had none. Target arguments as in get_retry_policy.
+    """
+    cluster.check_target_args(
+        name, namespace, mesh, api_version, virtual_router, route_name
+    )
+    expected: Dict[str, Any] = {
+        "max_retries": optional_int(max_retries, "max_retries", 0),
+        "per_retry_timeout_ms": optional_int(
+            per_retry_timeout_ms, "per_retry_timeout_ms", 1
+        ),
+    }
+    for value, key, allowed in (
+        (http_retry_events, "http_retry_events", HTTP_RETRY_EVENTS),
+        (tcp_retry_events, "tcp_retry_events", TCP_RETRY_EVENTS),
+        (grpc_retry_events, "grpc_retry_events", GRPC_RETRY_EVENTS),
+    ):
+        expected[key] = None if value is None else optional_events(value, key, allowed)
+    given = {key: value for key, value in expected.items() if value is not None}
+    if not isinstance(absent, bool):
+        raise PolicyError(
+            f"invalid arguments: absent must be true or false ({absent!r})"
+        )
+    if absent and given:
+        raise PolicyError(
+            "invalid arguments: absent=true checks that there is no policy; "
+            f"drop the expected fields ({', '.join(given)})"
+        )
+    found, adapter = _read(
+        name, namespace, mesh, api_version, route_name, virtual_router, secrets
+    )
+    results = []
+    for entry in found["routes"]:
+        raw = entry["raw"]
+        if absent:
+            ok = raw is None
+        else:
+            ok = raw is not None and policy_matches(adapter.to_policy(raw), **given)
+        if not ok:
+            logger.info("route %r: retry policy %s", entry["name"], entry["policy"])
+        results.append(ok)
+    return all(results)
