@@ -35,6 +35,7 @@ from kubernetes.config.config_exception import ConfigException
 __all__ = [
     "Kube",
     "KubeError",
+    "SYNCED",
     "Stopper",
     "Watched",
     "api_error",
@@ -49,6 +50,8 @@ REQUEST_TIMEOUT_S = (10, 60)
 # A watch request is asked to end server-side after this, then resumed; short
 # enough that a silently dead connection is noticed.
 WATCH_WINDOW_S = 60
+# Event type `follow` yields once a listing has been replayed.
+SYNCED = "SYNCED"
 
 CRD_HINTS = {
     "litmuschaos.io": "install Litmus (the chaos-operator and its CRDs): "
@@ -147,19 +150,35 @@ def _unreachable(host: str, exc: Exception) -> KubeError:
 
 
 def _build_api_client(secrets: Secrets | None) -> client.ApiClient:
-    """chaosk8s' client factory, with a clear error when no config exists."""
-    from chaosk8s import create_k8s_api_client, has_local_config_file
+    """An API client following chaosk8s' rules, with clear errors.
+
+    With a kubeconfig we build an isolated client from the file named by
+    KUBECONFIG *now* (chaosk8s loads the path the kubernetes package saw at
+    import time into the process-wide default, which breaks two contexts in
+    one process); TLS settings come from the kubeconfig as written. In a pod
+    or with KUBERNETES_HOST, chaosk8s' factory does the work.
+    """
+    from chaosk8s import create_k8s_api_client, get_config_path, has_local_config_file
+    from kubernetes import config
 
     secrets = secrets or {}
     env = os.environ
-    in_pod = env.get("CHAOSTOOLKIT_IN_POD") == "true"
-    has_host = "KUBERNETES_HOST" in secrets or "KUBERNETES_HOST" in env
-    if not (has_local_config_file() or in_pod or has_host):
-        raise ActivityFailed(
-            "no Kubernetes configuration found: set KUBECONFIG (or create "
-            "~/.kube/config), or KUBERNETES_HOST with credentials"
-        )
+    context = secrets.get("KUBERNETES_CONTEXT") or env.get("KUBERNETES_CONTEXT")
     try:
+        if has_local_config_file():
+            api = config.new_client_from_config(
+                config_file=get_config_path(), context=context or None
+            )
+            proxy = env.get("HTTP_PROXY") or env.get("HTTPS_PROXY")
+            if proxy:
+                api.configuration.proxy = proxy
+            return api
+        in_pod = env.get("CHAOSTOOLKIT_IN_POD") == "true"
+        if not (in_pod or "KUBERNETES_HOST" in secrets or "KUBERNETES_HOST" in env):
+            raise ActivityFailed(
+                "no Kubernetes configuration found: set KUBECONFIG (or create "
+                "~/.kube/config), or KUBERNETES_HOST with credentials"
+            )
         return create_k8s_api_client(secrets)
     except ConfigException as exc:
         raise ActivityFailed(
@@ -324,6 +343,9 @@ def follow(
 ) -> Iterator[tuple[str, dict]]:
     """Yield ``(type, object)`` for what exists now, then for every change.
 
+    After each (re)listing comes ``("SYNCED", {})``: by then every existing
+    object has been yielded, so "not seen" means "absent".
+
     ``list_fn`` is a list method of the typed API (for example
     ``kube.custom.list_namespaced_custom_object``) and ``args`` its positional
     arguments. The stream survives disconnects (resumes from the last
@@ -354,6 +376,7 @@ def follow(
     pending: list[tuple[str, dict]] = []
     resource_version = listing()
     yield from pending
+    yield SYNCED, {}
     failures = 0
     while not (stop and stop.is_set()):
         remaining = deadline - time.monotonic()
@@ -375,6 +398,7 @@ def follow(
                 pending = []
                 resource_version = listing()
                 yield from pending
+                yield SYNCED, {}
                 continue
             raise api_error(exc, "watch", group, plural, namespace) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -423,6 +447,7 @@ def follow(
             pending = []
             resource_version = listing()
             yield from pending
+            yield SYNCED, {}
 
 
 def _lines(response: Any, stop: Stopper | None) -> Iterator[str]:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus.k8s import Kube, KubeError, follow
+from chaoslitmus.k8s import SYNCED, Kube, KubeError, follow
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
@@ -391,7 +391,7 @@ def delete_engine(
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
     began = time.monotonic()
-    deadline = began + timeout_s
+    seen = False  # the engine showed up since the last listing
     for kind, _obj in follow(
         kube,
         kube.custom.list_namespaced_custom_object,
@@ -399,33 +399,31 @@ def delete_engine(
         m.VERSION,
         namespace,
         m.ENGINES,
-        deadline=deadline,
+        deadline=began + timeout_s,
         group=m.GROUP,
         plural=m.ENGINES,
         namespace=namespace,
         field_selector=f"metadata.name={engine_name}",
     ):
-        if kind == "DELETED":
-            return {
-                **base,
-                "deleted": True,
-                "gone": True,
-                "waited_s": round(time.monotonic() - began, 3),
-            }
-    if get_object(kube, namespace, m.ENGINES, engine_name) is None:
-        return {
-            **base,
-            "deleted": True,
-            "gone": True,
-            "waited_s": round(time.monotonic() - began, 3),
-        }
-    raise ActivityFailed(
-        f"ChaosEngine '{engine_name}' in '{namespace}' is still there after "
-        f"{timeout_s:g}s: its finalizer {FINALIZER} is removed by the Litmus "
-        "operator; check that chaos-operator runs, or remove the finalizer by hand "
-        f"(kubectl patch chaosengine {engine_name} -n {namespace} --type merge "
-        '-p \'{"metadata":{"finalizers":null}}\')'
-    )
+        if kind == "DELETED" or (kind == SYNCED and not seen):
+            break
+        seen = kind != SYNCED
+    else:
+        if get_object(kube, namespace, m.ENGINES, engine_name) is not None:
+            raise ActivityFailed(
+                f"ChaosEngine '{engine_name}' in '{namespace}' is still there after "
+                f"{timeout_s:g}s: its finalizer {FINALIZER} is removed by the Litmus "
+                "operator; check that chaos-operator runs, or remove the finalizer "
+                "by hand "
+                f"(kubectl patch chaosengine {engine_name} -n {namespace} --type merge "
+                '-p \'{"metadata":{"finalizers":null}}\')'
+            )
+    return {
+        **base,
+        "deleted": True,
+        "gone": True,
+        "waited_s": round(time.monotonic() - began, 3),
+    }
 
 
 def create_chaos_service_account(

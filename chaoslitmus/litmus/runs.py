@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import Kube, KubeError, follow, follow_many
+from chaoslitmus.k8s import SYNCED, Kube, KubeError, follow, follow_many
 from chaoslitmus.litmus.manifests import (
     ENGINES,
     GROUP,
@@ -151,6 +151,8 @@ def wait_for_run(
     }
     outcome = None
     for event in follow_many(streams, deadline):
+        if event.type == SYNCED:
+            continue
         if event.source == "engine":
             tracker.observe_engine(event.object, deleted=event.type == "DELETED")
         elif event.type != "DELETED":

@@ -145,7 +145,9 @@ def test_result_name_with_instance_id():
 
 
 def test_rbac_is_the_reference_minimum():
-    sa, role, binding = m.rbac_manifests("bookinfo", "lat-sa", m.POD_NETWORK_LATENCY_RULES)
+    sa, role, binding = m.rbac_manifests(
+        "bookinfo", "lat-sa", m.POD_NETWORK_LATENCY_RULES
+    )
     assert sa["kind"] == "ServiceAccount"
     assert role["rules"] == m.POD_NETWORK_LATENCY_RULES
     assert binding["subjects"] == [
