@@ -808,13 +808,23 @@ def _follow_existing(kube: Kube, engine: dict, timeout_s: float, until: str) -> 
         )
     experiment, result = pairs[0]
     current = get_object(kube, namespace, m.RESULTS, result)
-    prior = None
-    if current and not engine_finished(engine, experiment):
-        labels = current["metadata"].get("labels") or {}
-        final = result_summary(current)["phase"] not in ("", "Running", "Initialized")
-        if final and labels.get("chaosUID") != engine["metadata"].get("uid"):
-            prior = current  # left by an earlier run of a same-named engine
+    prior = current if _left_by_earlier_run(current, engine, experiment) else None
     return wait_for_run(kube, engine, experiment, result, prior, timeout_s, until)
+
+
+def _left_by_earlier_run(result: dict | None, engine: dict, experiment: str) -> bool:
+    """Whether a result still shows the verdict of an earlier, same-named engine.
+
+    Litmus labels results with the engine's uid (chaosUID); without that label
+    (old versions) a final result next to an engine still running is stale.
+    """
+    if not result:
+        return False
+    uid = (result["metadata"].get("labels") or {}).get("chaosUID")
+    if uid:
+        return uid != engine["metadata"].get("uid")
+    final = result_summary(result)["phase"] not in ("", "Running", "Initialized")
+    return final and not engine_finished(engine, experiment)
 
 
 def _check_verdict(outcome: dict, fail_on_verdict: bool) -> dict:
