@@ -16,6 +16,8 @@ ACTIVITY_MODULES = [
     ("chaoslitmus.litmus.probes", "probe"),
     ("chaoslitmus.mesh.actions", "action"),
     ("chaoslitmus.mesh.probes", "probe"),
+    ("chaoslitmus.http.probes", "probe"),
+    ("chaoslitmus.http.tolerances", "probe"),
 ]
 
 

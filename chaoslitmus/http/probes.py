@@ -1,0 +1,172 @@
+"""Probes that measure what callers of an HTTP endpoint see.
+
+``measure_endpoint`` sends open-loop traffic: requests leave at a fixed rate
+whatever the server does, and each latency runs from the request's scheduled
+send time. A closed loop such as ``while true; do curl ...; sleep 0.5; done``
+sends less while the server stalls, so it records one slow request where
+callers saw dozens; this probe records all of them. See ``_client`` for why
+the client is aiohttp on a private event loop (with the measured figures).
+"""
+
+from typing import Dict, List
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Secrets
+
+from chaoslitmus.http._client import run_in_private_loop, sample, send_once
+from chaoslitmus.http._plan import plan_measurement, request_spec
+from chaoslitmus.http._schedule import arrival_offsets
+from chaoslitmus.http.stats import summarize
+
+__all__ = ["http_latency_ms", "http_status", "measure_endpoint"]
+
+
+def measure_endpoint(
+    url: str,
+    duration_s: float = 10,
+    rate_per_s: float = 10,
+    method: str = "GET",
+    headers: Dict[str, str] = None,
+    body: str = None,
+    timeout_s: float = 5,
+    ok_statuses: List[int] = None,
+    max_in_flight: int = None,
+    verify_tls: bool = True,
+    secrets: Secrets = None,
+) -> dict:
+    """Send requests at a fixed rate for a while and report what callers saw.
+
+    Requests leave every 1/rate_per_s seconds for duration_s seconds, even
+    while earlier ones are still waiting, so a stalled server cannot slow the
+    sender and hide its stall. Latency runs from each request's scheduled
+    send time to its last body byte (or to its timeout/error). Connections
+    are kept alive and reused; redirects are not followed.
+
+    Arguments: `url` (http or https), `duration_s`, `rate_per_s`, `method`,
+    `headers`, `body` (a string), `timeout_s` per request, `ok_statuses`
+    (status codes that count as success; default every 2xx and 3xx),
+    `max_in_flight` (outstanding requests at most; default enough for
+    rate_per_s * timeout_s, capped at 1000; a request due while the limit is
+    reached is not sent and counts as an "overflow" error, its latency the
+    time until a slot came free or its timeout passed), `verify_tls`.
+
+    Returns a dict: `total`, `ok`, `failed`, `error_rate` (0..1), `status`
+    (the most frequent status code, 0 if none, so `"tolerance": 200` works),
+    `statuses` {"200": n}, `errors` {"timeout": n, "connection": n, "reset": n,
+    "protocol": n, "tls": n, "overflow": n, "other": n}, `latency_ms`
+    {p50, p90, p95, p99, max, mean} (nearest-rank percentiles) and flat
+    copies `p50_ms`... `mean_ms` for `range` tolerances with a `target`,
+    `rate_per_s`, `achieved_rate_per_s`, `send_lag_ms`, `url`, `method`,
+    `started_at` (ISO UTC), `duration_s`, `elapsed_s`, `error_examples`
+    and `samples`: [offset_s, status or error kind, latency_ms] per request.
+    Run it with `"background": true` to record a whole fault window.
+    """
+    try:
+        plan = plan_measurement(
+            url,
+            duration_s,
+            rate_per_s,
+            method,
+            headers,
+            body,
+            timeout_s,
+            ok_statuses,
+            max_in_flight,
+            verify_tls,
+        )
+    except ValueError as exc:
+        raise ActivityFailed(f"measure_endpoint: {exc}") from None
+
+    offsets = arrival_offsets(plan.rate_per_s, plan.duration_s)
+    sampled = run_in_private_loop(lambda: sample(plan, offsets))
+    figures = summarize(
+        sampled.outcomes,
+        ok_statuses=plan.ok_statuses,
+        rate_per_s=plan.rate_per_s,
+        duration_s=plan.duration_s,
+        elapsed_s=sampled.elapsed_s,
+    )
+    return {
+        "url": plan.request.url,
+        "method": plan.request.method,
+        "started_at": sampled.started_at.isoformat(timespec="milliseconds"),
+        "max_in_flight": plan.max_in_flight,
+        "percentile_method": "nearest-rank",
+        **figures,
+        "error_examples": sampled.error_examples,
+    }
+
+
+def http_status(
+    url: str,
+    method: str = "GET",
+    headers: Dict[str, str] = None,
+    body: str = None,
+    timeout_s: float = 5,
+    verify_tls: bool = True,
+    secrets: Secrets = None,
+) -> int:
+    """Send one request and return its HTTP status code (redirects not followed).
+
+    Any status is a result, 500 included, so a tolerance can judge it; no
+    answer at all (refused, reset, timed out) fails the probe with the reason.
+    """
+    status, _ = _one_request(
+        "http_status", url, method, headers, body, timeout_s, verify_tls
+    )
+    return status
+
+
+def http_latency_ms(
+    url: str,
+    method: str = "GET",
+    headers: Dict[str, str] = None,
+    body: str = None,
+    timeout_s: float = 5,
+    verify_tls: bool = True,
+    secrets: Secrets = None,
+) -> float:
+    """Send one request and return the milliseconds until its last body byte.
+
+    The time includes opening the connection, as a first call would see it.
+    Whatever the status; no answer at all fails the probe with the reason.
+    """
+    _, latency_ms = _one_request(
+        "http_latency_ms", url, method, headers, body, timeout_s, verify_tls
+    )
+    return latency_ms
+
+
+def _one_request(
+    probe: str,
+    url: object,
+    method: object,
+    headers: object,
+    body: object,
+    timeout_s: object,
+    verify_tls: object,
+) -> tuple[int, float]:
+    try:
+        request = request_spec(url, method, headers, body, timeout_s, verify_tls)
+    except ValueError as exc:
+        raise ActivityFailed(f"{probe}: {exc}") from None
+    status, error, detail, latency_ms = run_in_private_loop(lambda: send_once(request))
+    if status is None:
+        raise ActivityFailed(
+            f"{probe}: no answer from {request.method} {request.url} "
+            f"({error}: {detail}); {_advice(error, request.timeout_s)}"
+        )
+    return status, round(latency_ms, 3)
+
+
+def _advice(error: str | None, timeout_s: float) -> str:
+    if error == "timeout":
+        return (
+            f"the server took longer than timeout_s={timeout_s:g}; "
+            "raise it or check the service"
+        )
+    if error == "connection":
+        return "check that the service listens at that host and port"
+    if error == "tls":
+        return "check the certificate, or pass verify_tls=false for a test endpoint"
+    return "check the service logs"
