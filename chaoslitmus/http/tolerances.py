@@ -22,7 +22,12 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaoslitmus.http import stats
 
-__all__ = ["error_rate_at_most", "latency_at_most", "status_codes_within"]
+__all__ = [
+    "error_rate_at_most",
+    "latency_at_most",
+    "status_codes_within",
+    "within_slo",
+]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -115,6 +120,23 @@ def status_codes_within(
         f"{list(codes)}" + (f": {detail}" if detail else ""),
     )
     return held
+
+
+def within_slo(
+    value: Dict[str, Any] = None,
+    max_error_ratio: float = 0.0,
+    percentile: int = 99,
+    max_latency_ms: float = 1000.0,
+) -> bool:
+    """Hold when one measurement meets both an error-rate and a latency limit.
+
+    One traffic window judged twice (`error_rate_at_most` and
+    `latency_at_most`), so a hypothesis needs a single measure_endpoint
+    probe; both figures are logged even when the first one breaks.
+    """
+    errors_ok = error_rate_at_most(value, max_error_ratio)
+    latency_ok = latency_at_most(value, percentile, max_latency_ms)
+    return errors_ok and latency_ok
 
 
 def _measurement(name: str, value: Any) -> Mapping[str, Any]:

@@ -120,3 +120,26 @@ def test_a_percentile_without_samples_asks_for_a_reported_one() -> None:
     assert latency_at_most(value, percentile=95, max_ms=100) is True
     with pytest.raises(ActivityFailed, match="use 50, 90, 95, 99 or 100"):
         latency_at_most(value, percentile=75, max_ms=100)
+
+
+def test_within_slo_judges_errors_and_latency_together():
+    from chaoslitmus.http.tolerances import within_slo
+
+    good = {
+        "total": 4,
+        "failed": 0,
+        "error_rate": 0.0,
+        "statuses": {"200": 4},
+        "errors": {},
+        "latency_ms": {"p50": 10.0, "p90": 12.0, "p95": 12.0, "p99": 12.0, "max": 12.0},
+    }
+    assert within_slo(good, max_error_ratio=0, percentile=99, max_latency_ms=2500)
+    slow = {**good, "latency_ms": {**good["latency_ms"], "p99": 2600.0}}
+    assert not within_slo(slow, max_error_ratio=0, percentile=99, max_latency_ms=2500)
+    failing = {
+        **good,
+        "failed": 1,
+        "error_rate": 0.25,
+        "statuses": {"200": 3, "500": 1},
+    }
+    assert not within_slo(failing, max_error_ratio=0, max_latency_ms=2500)
