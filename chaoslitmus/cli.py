@@ -1,23 +1,37 @@
-"""The `chaoslitmus` command: version now; `lab` and `report` come later."""
+"""The `chaoslitmus` command: `lab up`, `lab run -- CMD...`; `report` comes later."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from chaoslitmus import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chaoslitmus",
         description="Chaos Toolkit extension for LitmusChaos faults and mesh retries.",
     )
     parser.add_argument(
         "--version", action="version", version=f"chaostoolkit-litmus {__version__}"
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
+    # Imported here so `chaoslitmus --version` stays fast and needs no lab extra.
+    from chaoslitmus.lab.commands import add_lab_parser
+
+    add_lab_parser(commands)
     return parser
 
 
@@ -27,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "lab":
+        from chaoslitmus.lab.commands import run_lab_command
+
+        return run_lab_command(args)
     return 0
 
 

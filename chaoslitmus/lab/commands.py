@@ -1,0 +1,244 @@
+"""`chaoslitmus lab up` and `chaoslitmus lab run -- CMD...`.
+
+`up` keeps a lab running for kubectl and manual runs until Ctrl-C/SIGTERM.
+`run` starts a lab, runs CMD with the lab's variables exported (see
+`env.py`), forwards SIGINT/SIGTERM to it, stops the lab and exits with CMD's
+code. CMD runs in its own process group so a Ctrl-C reaches it exactly once
+(through us), never twice: a second SIGINT would cut Chaos Toolkit's
+rollbacks short.
+
+What happens in the lab (engines, faults, mesh reloads) is logged to stderr
+by the `chaoslitmus.lab` logger; stdout is left to `up`'s exports and to CMD.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from chaoslitmus.lab import env as lab_env
+from chaoslitmus.lab.options import (
+    APPMESH_APIS,
+    DEFAULT_REVIEWS_PORT,
+    HOST_PREDICATES,
+    MESHES,
+    LabError,
+    LabOptions,
+)
+
+if TYPE_CHECKING:
+    from chaoslitmus.lab.lab import Lab
+
+__all__ = ["add_lab_parser", "run_lab_command"]
+
+log = logging.getLogger("chaoslitmus.lab")
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mesh", choices=MESHES, default="appmesh")
+    parser.add_argument(
+        "--appmesh-api",
+        choices=APPMESH_APIS,
+        default="v1beta2",
+        help="App Mesh CRD version the lab serves (default: v1beta2)",
+    )
+    parser.add_argument("--ratings-replicas", type=int, default=2, metavar="N")
+    parser.add_argument(
+        "--reviews-timeout-ms",
+        type=int,
+        default=2500,
+        metavar="MS",
+        help="how long reviews waits for ratings before answering 500",
+    )
+    parser.add_argument(
+        "--reviews-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help=f"reviews' port (default {DEFAULT_REVIEWS_PORT}, or a free port when "
+        "it is taken; 0: a free port)",
+    )
+    parser.add_argument(
+        "--litmus-startup-s",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="seconds Litmus' runner and experiment pods take to start",
+    )
+    parser.add_argument(
+        "--retry-host-predicate",
+        choices=HOST_PREDICATES,
+        default="previous_hosts",
+        help="whether a retry avoids the hosts this request already tried",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N")
+    parser.add_argument(
+        "--kubeconfig",
+        default=None,
+        metavar="PATH",
+        help="write the kubeconfig here (default: a temporary file)",
+    )
+
+
+def add_lab_parser(commands: argparse._SubParsersAction) -> None:
+    """Register `lab up` and `lab run` under the top-level parser."""
+    lab = commands.add_parser(
+        "lab",
+        help="a local Kubernetes API, Litmus, mesh and BookInfo to experiment on",
+        description="The embedded lab: Kubernetes API emulator, Litmus operator, "
+        "App Mesh or Istio, and BookInfo's reviews/ratings on 127.0.0.1.",
+    )
+    actions = lab.add_subparsers(dest="lab_command", metavar="up|run")
+    actions.required = True
+    up = actions.add_parser("up", help="start the lab and keep it running until Ctrl-C")
+    _add_options(up)
+    run = actions.add_parser(
+        "run",
+        help="start the lab, run a command in it, stop the lab",
+        usage="%(prog)s [options] -- CMD [ARG...]",
+    )
+    _add_options(run)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+
+def _options(args: argparse.Namespace) -> LabOptions:
+    return LabOptions(
+        mesh=args.mesh,
+        appmesh_api=args.appmesh_api,
+        ratings_replicas=args.ratings_replicas,
+        reviews_timeout_ms=args.reviews_timeout_ms,
+        reviews_port=args.reviews_port,
+        litmus_startup_s=args.litmus_startup_s,
+        retry_host_predicate=args.retry_host_predicate,
+        seed=args.seed,
+        kubeconfig=args.kubeconfig,
+    )
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s.%(msecs)03d lab: %(message)s", "%H:%M:%S")
+    )
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"chaoslitmus: error: {message}", file=sys.stderr)
+    return code
+
+
+def run_lab_command(args: argparse.Namespace) -> int:
+    """Run `lab up` or `lab run`; returns the process exit code."""
+    if args.lab_command == "run":
+        command = list(args.cmd)
+        if command[:1] == ["--"]:
+            command = command[1:]
+        if not command:
+            return _fail("lab run needs a command: chaoslitmus lab run -- CMD [ARG...]")
+    try:
+        options = _options(args)
+    except LabError as exc:
+        return _fail(str(exc))
+    _setup_logging()
+    from chaoslitmus.lab.lab import Lab  # servers, loops: only once options are good
+
+    lab = Lab(options)
+    try:
+        lab.start()
+    except (LabError, RuntimeError) as exc:  # start() cleaned up after itself
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    try:
+        if args.lab_command == "up":
+            return _up(lab)
+        return _run(lab, command)
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were set
+        return 128 + signal.SIGINT
+    finally:
+        lab.stop()
+        log.info("lab stopped")
+
+
+def _exported(lab: Lab) -> dict[str, str]:
+    return {**lab.env(), **lab_env.with_no_proxy(os.environ)}
+
+
+def _up(lab: Lab) -> int:
+    options = lab.options
+    mesh = "Istio" if options.mesh == "istio" else f"App Mesh {options.appmesh_api}"
+    lines = [
+        f"# chaoslitmus lab: {mesh}, {options.ratings_replicas} ratings replicas, "
+        f"ready in {lab.ready_s or 0:.2f}s",
+        f"# kubeconfig: {lab.kubeconfig}",
+    ]
+    if lab.port_note:
+        lines.append(f"# note: {lab.port_note}")
+    lines.append("# endpoints:")
+    endpoints = lab.endpoints()
+    width = max(len(name) for name in endpoints)
+    lines += [f"#   {name:<{width}}  {url}" for name, url in endpoints.items()]
+    lines += [
+        f"export {key}={shlex.quote(value)}" for key, value in _exported(lab).items()
+    ]
+    lines.append("# Ctrl-C (or SIGTERM) stops the lab")
+    print("\n".join(lines), flush=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in _SIGNALS}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("stopping the lab")
+    return 0
+
+
+def _run(lab: Lab, command: Sequence[str]) -> int:
+    environ = {**os.environ, **_exported(lab)}
+    log.info(
+        "running %s with REVIEWS_URL=%s KUBECONFIG=%s",
+        shlex.join(command),
+        environ[lab_env.REVIEWS_URL],
+        environ[lab_env.KUBECONFIG],
+    )
+    group = (
+        {"process_group": 0}
+        if sys.version_info >= (3, 11)
+        else {"start_new_session": True}
+    )
+    try:
+        child = subprocess.Popen(list(command), env=environ, **group)  # type: ignore[call-overload]
+    except OSError as exc:
+        return _fail(f"cannot run {command[0]!r}: {exc.strerror or exc}", 127)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _SIGNALS}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("%s exited with %d", command[0], code)
+    return code if code >= 0 else 128 - code

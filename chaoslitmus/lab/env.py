@@ -1,0 +1,91 @@
+"""The environment variables `chaoslitmus lab run` exports to its command.
+
+The experiments in `experiments/` read these (with defaults that match the
+story), so the same JSON runs against the lab and against a real cluster.
+
+==============================  ===============================================
+variable                        value in the lab
+==============================  ===============================================
+``KUBECONFIG``                  kubeconfig of the lab API server
+``KUBERNETES_CONTEXT``          ``chaoslitmus-lab`` (the context in that file;
+                                wins over a context set for another cluster)
+``REVIEWS_URL``                 ``http://127.0.0.1:8080/reviews/0`` (or the
+                                free port used when 8080 is taken)
+``REVIEWS_TIMEOUT_MS``          how long reviews waits for ratings (2500)
+``CHAOSLITMUS_NAMESPACE``       ``bookinfo``
+``CHAOSLITMUS_MESH``            ``appmesh`` or ``istio``
+``CHAOSLITMUS_MESH_API_VERSION``  ``v1beta2``, ``v1beta1`` (App Mesh) or ``v1``
+                                (Istio): the version the lab serves
+``CHAOSLITMUS_MESH_OBJECT``     the VirtualService to give set_retry_policy
+                                (``ratings.bookinfo.svc.cluster.local`` for
+                                App Mesh, ``ratings`` for Istio)
+``CHAOSLITMUS_RATINGS_ROUTE``   ``ratings-route``, the route name in it
+``CHAOSLITMUS_RATINGS_LABEL``   ``app=ratings`` (Litmus' app label)
+``CHAOSLITMUS_RATINGS_URL``     ratings through the mesh proxy, as reviews
+                                calls it: ``http://127.0.0.1:<port>/ratings/0``
+``CHAOSLITMUS_LAB_API``         the lab API server's URL
+``NO_PROXY`` / ``no_proxy``     extended with ``127.0.0.1,localhost`` so an
+                                HTTP proxy set for the internet is not used
+==============================  ===============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "CHAOSLITMUS_LAB_API",
+    "CHAOSLITMUS_MESH",
+    "CHAOSLITMUS_MESH_API_VERSION",
+    "CHAOSLITMUS_MESH_OBJECT",
+    "CHAOSLITMUS_NAMESPACE",
+    "CHAOSLITMUS_RATINGS_LABEL",
+    "CHAOSLITMUS_RATINGS_ROUTE",
+    "CHAOSLITMUS_RATINGS_URL",
+    "EXPORTED",
+    "KUBECONFIG",
+    "KUBERNETES_CONTEXT",
+    "REVIEWS_TIMEOUT_MS",
+    "REVIEWS_URL",
+    "with_no_proxy",
+]
+
+KUBECONFIG = "KUBECONFIG"
+KUBERNETES_CONTEXT = "KUBERNETES_CONTEXT"
+REVIEWS_URL = "REVIEWS_URL"
+REVIEWS_TIMEOUT_MS = "REVIEWS_TIMEOUT_MS"
+CHAOSLITMUS_NAMESPACE = "CHAOSLITMUS_NAMESPACE"
+CHAOSLITMUS_MESH = "CHAOSLITMUS_MESH"
+CHAOSLITMUS_MESH_API_VERSION = "CHAOSLITMUS_MESH_API_VERSION"
+CHAOSLITMUS_MESH_OBJECT = "CHAOSLITMUS_MESH_OBJECT"
+CHAOSLITMUS_RATINGS_ROUTE = "CHAOSLITMUS_RATINGS_ROUTE"
+CHAOSLITMUS_RATINGS_LABEL = "CHAOSLITMUS_RATINGS_LABEL"
+CHAOSLITMUS_RATINGS_URL = "CHAOSLITMUS_RATINGS_URL"
+CHAOSLITMUS_LAB_API = "CHAOSLITMUS_LAB_API"
+
+# In the order `lab up` prints them.
+EXPORTED = (
+    KUBECONFIG,
+    KUBERNETES_CONTEXT,
+    REVIEWS_URL,
+    REVIEWS_TIMEOUT_MS,
+    CHAOSLITMUS_NAMESPACE,
+    CHAOSLITMUS_MESH,
+    CHAOSLITMUS_MESH_API_VERSION,
+    CHAOSLITMUS_MESH_OBJECT,
+    CHAOSLITMUS_RATINGS_ROUTE,
+    CHAOSLITMUS_RATINGS_LABEL,
+    CHAOSLITMUS_RATINGS_URL,
+    CHAOSLITMUS_LAB_API,
+)
+
+_LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def with_no_proxy(environ: Mapping[str, str]) -> dict[str, str]:
+    """NO_PROXY and no_proxy with the loopback names added (kept if present)."""
+    out = {}
+    for key in ("NO_PROXY", "no_proxy"):
+        current = [p.strip() for p in environ.get(key, "").split(",") if p.strip()]
+        out[key] = ",".join(current + [h for h in _LOOPBACK if h not in current])
+    return out

@@ -1,0 +1,176 @@
+"""The whole lab in one object: API server, world, Litmus, data plane, mesh.
+
+`Lab(LabOptions(...))` is a context manager. On start it binds the reviews
+port (so a taken port fails before anything runs), builds a Store serving
+the Litmus 3.x CRDs and only the chosen mesh API (as a cluster with that
+control plane would), seeds the BookInfo world, starts the data plane on its
+own thread and the API server with the Litmus operator and the mesh sync as
+controllers, writes a kubeconfig, and returns once every ratings pod serves.
+`env()` gives the variables experiments read (see `env.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from chaoslitmus.lab import env as lab_env
+from chaoslitmus.lab import world
+from chaoslitmus.lab.dataplane import DataPlane, DataPlaneOptions
+from chaoslitmus.lab.litmus_operator import litmus_controller
+from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions
+from chaoslitmus.lab.ports import reviews_socket
+from chaoslitmus.lab.runner import ApiServerThread, make_store, write_kubeconfig
+
+__all__ = ["Lab", "LabError", "LabOptions"]
+
+log = logging.getLogger("chaoslitmus.lab")
+
+_READY_TIMEOUT_S = 15.0
+
+
+class Lab:
+    """A running lab; `with Lab(options) as lab:` or `start()` / `stop()`."""
+
+    def __init__(self, options: LabOptions | None = None) -> None:
+        self.options = options or LabOptions()
+        self.server: ApiServerThread | None = None
+        self.dataplane: DataPlane | None = None
+        self.kubeconfig: Path | None = None
+        self.port_note: str | None = None
+        self.ready_s: float | None = None
+        self._tmpdir: str | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> Lab:
+        if self.server is not None:
+            return self
+        began = time.perf_counter()
+        options = self.options
+        sock, self.port_note = reviews_socket(options.reviews_port)
+        if self.port_note:
+            log.warning("%s", self.port_note)
+        try:
+            self._start(sock)
+        except BaseException:
+            sock.close()
+            self.stop()
+            raise
+        self.ready_s = time.perf_counter() - began
+        log.info("lab ready in %.2fs", self.ready_s)
+        return self
+
+    def _start(self, sock: socket.socket) -> None:
+        options = self.options
+        store = make_store(options.crd_files())
+        world_options = world.WorldOptions(
+            ratings_replicas=options.ratings_replicas,
+            mesh=options.mesh,  # type: ignore[arg-type]
+            appmesh_api=options.appmesh_api,  # type: ignore[arg-type]
+            seed=options.seed,
+        )
+        # Seeded before the server runs, so every controller's first list
+        # already sees the whole world.
+        world.seed(store, world_options)
+        self.dataplane = DataPlane(
+            DataPlaneOptions(
+                namespace=world_options.namespace,
+                flavour=options.flavour,
+                reviews_timeout_ms=options.reviews_timeout_ms,
+                retry_host_predicate=options.retry_host_predicate,  # type: ignore[arg-type]
+                seed=options.seed,
+            ),
+            reviews_socket=sock,
+        ).launch()
+        operator = litmus_controller(
+            startup_s=options.litmus_startup_s,
+            fault_sink=self.dataplane,
+            rng=random.Random(options.seed),
+        )
+        self.server = ApiServerThread(
+            store, controllers=[self.dataplane.controller, operator]
+        ).start()
+        if options.kubeconfig:
+            path = Path(options.kubeconfig)
+        else:
+            self._tmpdir = tempfile.mkdtemp(prefix="chaoslitmus-lab-")
+            path = Path(self._tmpdir) / "kubeconfig"
+        self.kubeconfig = write_kubeconfig(
+            path,
+            self.server.url,
+            namespace=world_options.namespace,
+            context=KUBE_CONTEXT,
+        )
+        self.dataplane.wait_ready(options.ratings_replicas, _READY_TIMEOUT_S)
+
+    def stop(self) -> None:
+        """Stop everything that started; safe to call twice."""
+        server, self.server = self.server, None
+        dataplane, self.dataplane = self.dataplane, None
+        if server is not None:
+            server.stop()
+        if dataplane is not None:
+            dataplane.shutdown()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------- views
+
+    def _running(self) -> tuple[ApiServerThread, DataPlane, Path]:
+        if self.server is None or self.dataplane is None or self.kubeconfig is None:
+            raise RuntimeError("the lab is not running")
+        return self.server, self.dataplane, self.kubeconfig
+
+    @property
+    def reviews_url(self) -> str:
+        """The URL of the story's `GET /reviews/0`."""
+        return f"{self._running()[1].reviews_url}/reviews/0"
+
+    @property
+    def ratings_url(self) -> str:
+        """ratings through the mesh proxy, as reviews calls it."""
+        return f"{self._running()[1].proxy_url}/ratings/0"
+
+    def endpoints(self) -> dict[str, str]:
+        """Every URL a person may want: API, reviews, proxy, each ratings pod."""
+        server, dataplane, _ = self._running()
+        out = {
+            "api server": server.url,
+            "reviews": self.reviews_url,
+            "ratings via mesh proxy": self.ratings_url,
+        }
+        for pod, port in sorted(dataplane.ratings_ports().items()):
+            out[f"ratings pod {pod}"] = f"http://127.0.0.1:{port}/ratings/0"
+        return out
+
+    def env(self) -> dict[str, str]:
+        """The variables experiments read (see `chaoslitmus.lab.env`)."""
+        server, _, kubeconfig = self._running()
+        options = self.options
+        return {
+            lab_env.KUBECONFIG: str(kubeconfig),
+            lab_env.KUBERNETES_CONTEXT: KUBE_CONTEXT,
+            lab_env.REVIEWS_URL: self.reviews_url,
+            lab_env.REVIEWS_TIMEOUT_MS: str(options.reviews_timeout_ms),
+            lab_env.CHAOSLITMUS_NAMESPACE: world.NAMESPACE,
+            lab_env.CHAOSLITMUS_MESH: options.mesh,
+            lab_env.CHAOSLITMUS_MESH_API_VERSION: options.mesh_api_version,
+            lab_env.CHAOSLITMUS_MESH_OBJECT: options.mesh_object,
+            lab_env.CHAOSLITMUS_RATINGS_ROUTE: world.RATINGS_ROUTE,
+            lab_env.CHAOSLITMUS_RATINGS_LABEL: f"app={world.RATINGS_APP}",
+            lab_env.CHAOSLITMUS_RATINGS_URL: self.ratings_url,
+            lab_env.CHAOSLITMUS_LAB_API: server.url,
+        }

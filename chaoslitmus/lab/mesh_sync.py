@@ -1,0 +1,215 @@
+"""The control-plane half of the data plane, on the API server's loop.
+
+It list-watches the namespace's pods, Services and mesh objects in the Store
+(relisting after a 410), binds a loopback socket for every Ready ratings pod
+and writes its port into the pod annotation `lab.chaoslitmus.io/port`, turns
+the mesh objects into Envoy routes (`mesh_routes.py`), logs one readable line
+whenever a route's effective retry policy changes, and sends the result to
+the data plane thread as a `Push`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chaoslitmus.lab import world
+from chaoslitmus.lab.envoy import RouteTable
+from chaoslitmus.lab.mesh_routes import Flavour, route_table
+from chaoslitmus.lab.ports import bind_loopback
+
+if TYPE_CHECKING:
+    from chaoslitmus.lab.dataplane import DataPlane
+    from chaoslitmus.lab.store import Store
+
+__all__ = ["PORT_ANNOTATION", "MeshSync", "Push", "mesh_resources"]
+
+log = logging.getLogger("chaoslitmus.lab")
+
+PORT_ANNOTATION = "lab.chaoslitmus.io/port"
+PODS = "v1/pods"
+SERVICES = "v1/services"
+_RELIST_PAUSE_S = 0.5
+
+
+def mesh_resources(flavour: Flavour) -> dict[str, str]:
+    """Store resource keys of the mesh objects a flavour's control plane reads."""
+    if flavour == "istio":
+        return {"virtualservices": f"{world.ISTIO_API_VERSION}/virtualservices"}
+    if flavour == "appmesh-v1beta1":
+        return {"virtualservices": f"{world.APPMESH_V1BETA1}/virtualservices"}
+    return {
+        kind: f"{world.APPMESH_V1BETA2}/{kind}"
+        for kind in ("virtualservices", "virtualrouters", "virtualnodes")
+    }
+
+
+@dataclass(frozen=True)
+class Push:
+    """What the API-side sync hands to the data plane thread."""
+
+    table: RouteTable
+    serving: Mapping[str, Mapping[str, str]]  # ratings pod -> labels
+    sockets: Mapping[str, socket.socket]  # ratings pod -> its new socket
+    reviews_pod: str
+
+
+class MeshSync:
+    """The control-plane side: Store watches -> sockets, annotations, routes."""
+
+    def __init__(self, plane: DataPlane, store: Store) -> None:
+        self.plane = plane
+        self.store = store
+        self.options = plane.options
+        self.cache: dict[str, dict[str, dict[str, Any]]] = {}
+        self.resources = {
+            "pods": PODS,
+            "services": SERVICES,
+            **mesh_resources(self.options.flavour),
+        }
+        self._ports: dict[str, int] = {}
+        self._routes: dict[str, str] = {}
+        self._problems: set[str] = set()
+        self._missing: set[str] = set()
+
+    async def run(self) -> None:
+        tasks = [
+            asyncio.ensure_future(self._follow(kind, key))
+            for kind, key in self.resources.items()
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _follow(self, kind: str, key: str) -> None:
+        """List, then watch from the list's version; relist on expiry."""
+        namespace = self.options.namespace
+        while True:
+            try:
+                items, version = self.store.list(key, namespace)
+            except Exception as exc:  # not served (yet): the mesh is absent
+                if key not in self._missing:
+                    self._missing.add(key)
+                    log.warning("data plane: cannot list %s (%s)", key, exc)
+                self.cache[kind] = {}
+                self._changed()
+                await asyncio.sleep(_RELIST_PAUSE_S * 4)
+                continue
+            self._missing.discard(key)
+            self.cache[kind] = {o["metadata"]["name"]: o for o in items}
+            self._changed()
+            try:
+                async for event_type, obj in self.store.watch(
+                    key, namespace, resource_version=version
+                ):
+                    name = obj["metadata"]["name"]
+                    if event_type == "DELETED":
+                        self.cache[kind].pop(name, None)
+                    elif event_type in ("ADDED", "MODIFIED"):
+                        self.cache[kind][name] = obj
+                    self._changed()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # 410 Expired and the like: relist
+                log.debug("data plane: watch of %s ended (%s); relisting", key, exc)
+            await asyncio.sleep(_RELIST_PAUSE_S)
+
+    # ------------------------------------------------------------------ changes
+
+    def _changed(self) -> None:
+        if any(kind not in self.cache for kind in self.resources):
+            return  # wait for the first list of every kind
+        pods = self.cache["pods"]
+        serving = {
+            name: dict(_labels(pod))
+            for name, pod in pods.items()
+            if _matches(pod, self.options.ratings_labels) and _serving(pod)
+        }
+        for name in [n for n in self._ports if n not in serving]:
+            del self._ports[name]
+        sockets: dict[str, socket.socket] = {}
+        for name in sorted(serving):
+            if name in self._ports:
+                continue
+            sock = bind_loopback(0)
+            sockets[name] = sock
+            self._ports[name] = sock.getsockname()[1]
+            log.info(
+                "data plane: ratings pod %s serves on 127.0.0.1:%d (containerPort %d)",
+                name,
+                self._ports[name],
+                world.SERVICE_PORT,
+            )
+        reviews_pods = sorted(
+            name
+            for name, pod in pods.items()
+            if _matches(pod, self.options.reviews_labels) and _serving(pod)
+        )
+        table = route_table(
+            self.options.flavour,
+            self.options.namespace,
+            self.options.ratings_service,
+            {kind: list(self.cache.get(kind, {}).values()) for kind in self.resources},
+            previous_hosts=self.options.retry_host_predicate == "previous_hosts",
+        )
+        self._log_routes(table)
+        self.plane.send(
+            Push(table, serving, sockets, reviews_pods[0] if reviews_pods else "")
+        )
+        wanted = {**self._ports, **{p: self.plane.reviews_port for p in reviews_pods}}
+        self._annotate(pods, wanted)
+
+    def _annotate(
+        self, pods: Mapping[str, dict[str, Any]], ports: Mapping[str, int]
+    ) -> None:
+        """Record each serving pod's loopback port on the pod (kubectl shows it)."""
+        for name, port in ports.items():
+            annotations = pods[name]["metadata"].get("annotations") or {}
+            if annotations.get(PORT_ANNOTATION) == str(port):
+                continue
+            patch = {"metadata": {"annotations": {PORT_ANNOTATION: str(port)}}}
+            try:
+                self.store.patch(PODS, self.options.namespace, name, patch)
+            except Exception as exc:
+                log.debug("data plane: could not annotate pod %s: %s", name, exc)
+
+    def _log_routes(self, table: RouteTable) -> None:
+        """One readable line per route whose effective policy changed."""
+        lines = {route.name: route.describe() for route in table.routes}
+        for name, line in lines.items():
+            if self._routes.get(name) != line:
+                log.info("mesh: %s", line)
+        for name in self._routes.keys() - lines.keys():
+            log.info("mesh: route %s removed", name)
+        for problem in set(table.problems) - self._problems:
+            log.warning("mesh: %s", problem)
+        self._routes = lines
+        self._problems = set(table.problems)
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _matches(obj: Mapping[str, Any], wanted: Mapping[str, str]) -> bool:
+    labels = _labels(obj)
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _serving(pod: Mapping[str, Any]) -> bool:
+    """Ready and not terminating: what an endpoints controller would publish."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions: Iterable[Mapping[str, Any]] = (pod.get("status") or {}).get(
+        "conditions"
+    ) or []
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+    )
