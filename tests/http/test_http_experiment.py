@@ -151,4 +151,5 @@ def test_probes_and_tolerances_are_discoverable() -> None:
         "error_rate_at_most",
         "latency_at_most",
         "status_codes_within",
+        "within_slo",
     }

@@ -1,0 +1,153 @@
+"""The mission as a user meets it: `chaos run` on both experiment files, on the
+lab, asserting the journals and that the cluster is left as it was.
+
+Faults and windows are shortened through the experiments' own variables
+(the files are unchanged): a 12 s fault, 2 s hypothesis windows, 3 s of
+background traffic, so each run takes about 15 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaoslitmus.lab import world
+from chaoslitmus.lab.lab import Lab, LabOptions
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
+SHORT = {
+    "FAULT_DURATION_S": "12",
+    "HYPOTHESIS_WINDOW_S": "2",
+    "FAULT_WINDOW_S": "3",
+    "TRAFFIC_RATE_PER_S": "5",
+    "CHAOS_START_TIMEOUT_S": "30",
+    "RESULT_TIMEOUT_S": "60",
+}
+MESH_OBJECTS = {
+    "v1beta2": [
+        ("appmesh.k8s.aws/v1beta2/virtualrouters", world.RATINGS_ROUTER),
+        ("appmesh.k8s.aws/v1beta2/virtualservices", world.RATINGS_VIRTUAL_SERVICE),
+    ],
+    "istio": [("networking.istio.io/v1/virtualservices", world.ISTIO_VIRTUAL_SERVICE)],
+}
+
+
+def chaos(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    settings = cwd / "settings.yaml"
+    settings.write_text("{}\n")
+    command = [
+        sys.executable,
+        "-c",
+        "from chaostoolkit.cli import cli; cli()",
+        "--no-version-check",
+        "--no-log-file",
+        "--settings",
+        str(settings),
+        *args,
+    ]
+    return subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=180
+    )
+
+
+def run_experiment(lab: Lab, name: str, tmp_path: Path) -> tuple[int, dict]:
+    env = {**os.environ, **lab.env(), **SHORT}
+    journal = tmp_path / f"{name}.journal.json"
+    done = chaos(
+        ["run", "--journal-path", str(journal), str(EXPERIMENTS / name)], env, tmp_path
+    )
+    assert journal.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    return done.returncode, json.loads(journal.read_text())
+
+
+def snapshot(lab: Lab, keys) -> str:
+    store = lab.server.store
+    objects = [
+        lab.server.call(store.get, key, world.NAMESPACE, name) for key, name in keys
+    ]
+    return json.dumps(
+        [
+            {"spec": o["spec"], "annotations": o["metadata"].get("annotations")}
+            for o in objects
+        ],
+        sort_keys=True,
+    )
+
+
+def engines(lab: Lab) -> list[str]:
+    items, _ = lab.server.call(lab.server.store.list, ENGINES, world.NAMESPACE)
+    return [e["metadata"]["name"] for e in items]
+
+
+def outputs(journal: dict, name: str) -> dict:
+    for record in journal["run"] + journal["rollbacks"]:
+        if record["activity"]["name"] == name:
+            return record
+    raise AssertionError(f"{name} not in the journal")
+
+
+@pytest.fixture(scope="module")
+def appmesh_lab():
+    with Lab(LabOptions(reviews_port=0, litmus_startup_s=0.5, seed=3)) as lab:
+        yield lab
+
+
+@pytest.mark.parametrize("name", ["ratings-latency.json", "ratings-latency-retry.json"])
+def test_chaos_validate_passes(name, tmp_path):
+    done = chaos(["validate", str(EXPERIMENTS / name)], dict(os.environ), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_without_retries_the_hypothesis_deviates(appmesh_lab, tmp_path):
+    before = snapshot(appmesh_lab, MESH_OBJECTS["v1beta2"])
+    code, journal = run_experiment(appmesh_lab, "ratings-latency.json", tmp_path)
+    assert code == 1
+    assert journal["status"] == "completed"
+    assert journal["deviated"] is True
+    assert journal["steady_states"]["before"]["steady_state_met"] is True
+    assert journal["steady_states"]["after"]["steady_state_met"] is False
+    during = outputs(journal, "reviews-traffic-during-fault")["output"]
+    # One of two ratings pods is slow: about half the calls fail; wide bounds.
+    assert 0.2 <= during["error_rate"] <= 0.8, during["statuses"]
+    assert during["statuses"].get("500", 0) > 0
+    verdict = outputs(journal, "record-litmus-verdict")
+    assert verdict["status"] == "succeeded"
+    assert verdict["output"]["verdict"] == "Pass"
+    assert all(r["status"] == "succeeded" for r in journal["rollbacks"])
+    assert engines(appmesh_lab) == []
+    assert snapshot(appmesh_lab, MESH_OBJECTS["v1beta2"]) == before
+
+
+def test_with_retries_the_hypothesis_holds(appmesh_lab, tmp_path):
+    before = snapshot(appmesh_lab, MESH_OBJECTS["v1beta2"])
+    code, journal = run_experiment(appmesh_lab, "ratings-latency-retry.json", tmp_path)
+    assert code == 0, journal.get("run")
+    assert journal["deviated"] is False
+    assert journal["steady_states"]["after"]["steady_state_met"] is True
+    applied = outputs(journal, "apply-mesh-retry-policy")["output"]
+    assert applied["changed"] is True
+    during = outputs(journal, "reviews-traffic-during-fault")["output"]
+    assert during["error_rate"] == 0, during["statuses"]
+    assert during["latency_ms"]["max"] < 2500
+    # Retried calls are visibly slower: the slow try is cut at 2 s.
+    assert during["latency_ms"]["max"] >= 1900
+    assert all(r["status"] == "succeeded" for r in journal["rollbacks"])
+    assert engines(appmesh_lab) == []
+    assert snapshot(appmesh_lab, MESH_OBJECTS["v1beta2"]) == before
+
+
+def test_with_retries_on_istio(tmp_path):
+    options = LabOptions(mesh="istio", reviews_port=0, litmus_startup_s=0.5, seed=5)
+    with Lab(options) as lab:
+        before = snapshot(lab, MESH_OBJECTS["istio"])
+        code, journal = run_experiment(lab, "ratings-latency-retry.json", tmp_path)
+        assert code == 0
+        assert journal["steady_states"]["after"]["steady_state_met"] is True
+        assert engines(lab) == []
+        assert snapshot(lab, MESH_OBJECTS["istio"]) == before
