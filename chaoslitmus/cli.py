@@ -1,4 +1,4 @@
-"""The `chaoslitmus` command: `lab up`, `lab run -- CMD...`; `report` comes later."""
+"""The `chaoslitmus` command: `lab up`, `lab run -- CMD...`, `report JOURNAL...`."""
 
 from __future__ import annotations
 
@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Imported here so `chaoslitmus --version` stays fast and needs no lab extra.
     from chaoslitmus.lab.commands import add_lab_parser
+    from chaoslitmus.report.cli import add_report_parser
 
     add_lab_parser(commands)
+    add_report_parser(commands)
     return parser
 
 
@@ -45,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chaoslitmus.lab.commands import run_lab_command
 
         return run_lab_command(args)
+    if args.command == "report":
+        from chaoslitmus.report.cli import run_report
+
+        return run_report(args)
     return 0
 
 

@@ -1,0 +1,194 @@
+"""`chaoslitmus report JOURNAL... -o report.html`: the I/O edge of the report.
+
+Reads journals, says in one line what is wrong with a bad one (exit 2,
+nothing written), renders, and writes the file in one step (a temporary
+file renamed into place) so a failed run never leaves half a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from chaoslitmus.report.model import Run, build_run, journal_problem
+
+__all__ = ["add_report_parser", "load_journal", "main", "run_report"]
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+_PROG = "chaoslitmus report"
+
+
+class ReportInputError(Exception):
+    """A journal or output path the report cannot use; the message is one line."""
+
+
+def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `report` on the `chaoslitmus` command's subparsers."""
+    parser = subparsers.add_parser(
+        "report",
+        help="compare Chaos Toolkit journals in one HTML or markdown report",
+        description=(
+            "Compare the journals of Chaos Toolkit runs (e.g. without and with a "
+            "retry policy) side by side: status, hypotheses, Litmus verdict, "
+            "retry-policy change and the traffic seen during the fault."
+        ),
+    )
+    _add_arguments(parser)
+    parser.set_defaults(handler=run_report)
+    return parser
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("journals", nargs="+", metavar="JOURNAL", help="journal.json")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="file to write, '-' for stdout (default: report.html, or report.md "
+        "with --format markdown)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("html", "markdown"),
+        default=None,
+        help="default: markdown for '-' and *.md, else html",
+    )
+    parser.add_argument("--title", default=None, help="report title")
+
+
+def load_journal(path: str) -> dict[str, Any]:
+    """Parse one journal file, or raise ReportInputError saying why not."""
+    file = Path(path)
+    if not file.exists():
+        raise ReportInputError(f"{path}: no such file")
+    if file.is_dir():
+        raise ReportInputError(f"{path}: is a directory, expected a journal.json")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReportInputError(f"{path}: not JSON (not UTF-8 text)") from None
+    except OSError as exc:
+        raise ReportInputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportInputError(
+            f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+    problem = journal_problem(document)
+    if problem:
+        raise ReportInputError(f"{path}: not a Chaos Toolkit journal: {problem}")
+    return document
+
+
+def _names(paths: Sequence[str]) -> list[str]:
+    """File names for run labels; full paths as given when names collide."""
+    names = [Path(p).name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    return list(paths)
+
+
+def _format(output: str | None, chosen: str | None) -> str:
+    if chosen:
+        return chosen
+    if output == "-" or (output or "").lower().endswith((".md", ".markdown")):
+        return "markdown"
+    return "html"
+
+
+def render(runs: Sequence[Run], fmt: str, title: str | None) -> str:
+    """The report text in the chosen format."""
+    if fmt == "markdown":
+        from chaoslitmus.report.markdown import render_markdown
+
+        return render_markdown(runs, title)
+    from chaoslitmus.report.html import render_html
+
+    return render_html(runs, title)
+
+
+def _write(output: str, text: str, stdout: TextIO) -> None:
+    if output == "-":
+        stdout.write(text)
+        stdout.flush()
+        return
+    target = Path(output)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ReportInputError(f"{output}: folder {folder} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=folder, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, _file_mode())
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise ReportInputError(
+            f"{output}: cannot write ({exc.strerror or exc})"
+        ) from None
+
+
+def _file_mode() -> int:
+    """The mode a plain open() would give (mkstemp makes files private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def run_report(
+    args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Build and write the report; 0 when written, 2 on bad input."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    fmt = _format(args.output, args.format)
+    output = args.output or ("report.md" if fmt == "markdown" else "report.html")
+    try:
+        documents = [load_journal(path) for path in args.journals]
+        runs = [
+            build_run(doc, name)
+            for doc, name in zip(documents, _names(args.journals), strict=True)
+        ]
+        if fmt == "html":
+            from chaoslitmus.report import charts
+
+            if not charts.available():
+                print(
+                    f"{_PROG}: matplotlib is not installed, the report has no "
+                    "charts (pip install 'chaostoolkit-litmus[report]')",
+                    file=err,
+                )
+        text = render(runs, fmt, args.title)
+        _write(output, text, out)
+    except ReportInputError as exc:
+        print(f"{_PROG}: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    if output != "-":
+        count = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+        print(f"{_PROG}: wrote {output} ({count}, {fmt})", file=err)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point with the same arguments as `chaoslitmus report`."""
+    parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0])
+    _add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    return run_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Run the story experiments on the lab and write their journals.
+
+Shared by the test fixtures (small scale) and ``make_example`` (full scale):
+the lab's API emulator and Litmus operator on 127.0.0.1, the story server as
+their data plane, and chaoslib running each experiment as `chaos run` does,
+journals written with chaostoolkit's encoder.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaoslib.experiment import run_experiment
+from chaoslib.log import encoder
+
+from chaoslitmus.lab import world
+from chaoslitmus.lab.litmus_operator import LitmusOperator
+from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+
+from .experiments import Scale, broken_experiment, story_experiment
+from .story import StoryServer
+
+
+@dataclass(frozen=True)
+class Journals:
+    """Paths of the journals of one story session."""
+
+    folder: Path
+    no_retry: Path
+    retry: Path
+    broken: Path
+
+    def load(self, path: Path) -> dict[str, Any]:
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_journal(folder: Path, name: str, journal: dict[str, Any]) -> Path:
+    path = folder / name
+    with path.open("w", encoding="utf-8") as stream:
+        json.dump(journal, stream, indent=2, ensure_ascii=False, default=encoder)
+    return path
+
+
+def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
+    """Both story experiments and the broken one, on a fresh lab."""
+
+    def operator(store):  # noqa: ANN001, ANN202
+        return LitmusOperator(
+            store, startup_s=0.2, fault_sink=story, rng=random.Random(7)
+        ).run()
+
+    server = ApiServerThread(controllers=[operator]).start()
+    patch = pytest.MonkeyPatch()
+    try:
+        server.call(world.seed, server.store, world.WorldOptions())
+        kubeconfig = write_kubeconfig(folder / "kubeconfig", server.url)
+        patch.setenv("KUBECONFIG", str(kubeconfig))
+        patch.delenv("KUBERNETES_CONTEXT", raising=False)
+
+        story.retries = False
+        no_retry = run_experiment(
+            story_experiment(story.url, False, "latency-a", scale)
+        )
+        story.retries = True
+        retry = run_experiment(story_experiment(story.url, True, "latency-b", scale))
+        story.retries = False
+        broken = run_experiment(broken_experiment(story.base, "latency-c", scale))
+    finally:
+        patch.undo()
+        server.stop()
+    return Journals(
+        folder=folder,
+        no_retry=write_journal(folder, "ratings-latency.journal.json", no_retry),
+        retry=write_journal(folder, "ratings-latency-retry.journal.json", retry),
+        broken=write_journal(folder, "broken.journal.json", broken),
+    )
