@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from chaoslitmus.http.stats import ERROR_KINDS
 from chaoslitmus.report._read import parse_time
 from chaoslitmus.report.model import Traffic
 
@@ -30,15 +31,7 @@ __all__ = [
 ]
 
 # measure_endpoint's error kinds, in the order charts stack them.
-ERROR_ORDER: tuple[str, ...] = (
-    "timeout",
-    "connection",
-    "reset",
-    "protocol",
-    "tls",
-    "overflow",
-    "other",
-)
+ERROR_ORDER: tuple[str, ...] = ERROR_KINDS
 _BARS = "▁▂▃▄▅▆▇█"
 _NICE_WIDTHS_S = (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
 
