@@ -3,7 +3,13 @@
 Every activity gets its clients from :class:`Kube`, sends dicts and gets dicts
 back (``_preload_content=False`` + ``json.loads``), so the kubernetes client's
 generated models, which changed shape in 37.x, never leak into our code, and
-every failure becomes one actionable :class:`ActivityFailed` line.
+every failure becomes one actionable :class:`ActivityFailed` line, with no
+credential in it.
+
+The API may fail under us (overload, restarts, proxies, resets): requests
+that are safe to send twice are retried with jittered back-off within a
+bounded budget and the caller's deadline (policy in :mod:`chaoslitmus._retry`);
+creates are made safe to replay with a request id (:meth:`Kube.create`).
 
 Waiting is done with watches (:func:`follow`), never with sleep loops: a watch
 resumes from the last resourceVersion it saw after a disconnect, relists on
@@ -17,10 +23,12 @@ import functools
 import inspect
 import json
 import logging
-import os
+import math
 import queue
+import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +38,27 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from kubernetes.config.config_exception import ConfigException
+
+from chaoslitmus._kubeclient import build_api_client, credentials_of
+from chaoslitmus._redact import clean, redact, redact_url
+from chaoslitmus._retry import (
+    API_BACKOFF,
+    WATCH_BACKOFF,
+    Backoff,
+    Decision,
+    Failure,
+    decide,
+    replay_safe,
+    request_timeout,
+    retry_after_s,
+    stamp,
+    stamped_by,
+)
 
 __all__ = [
     "Kube",
     "KubeError",
+    "MAYBE_APPLIED",
     "SYNCED",
     "Stopper",
     "Watched",
@@ -74,12 +98,43 @@ def _status_body(exc: ApiException) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-class KubeError(ActivityFailed):
-    """An API failure, with the HTTP status kept for callers that branch on it."""
+def _header(exc: ApiException, name: str) -> str | None:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return headers.get(name)
+    except AttributeError:
+        return None
 
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
+
+class KubeError(ActivityFailed):
+    """An API failure, with what callers branch on.
+
+    ``status``: the HTTP status (0: no answer). ``uncertain``: a try of this
+    call got no answer and may have been applied, so a 409 or 404 that
+    follows may be our own doing. ``gave_up``: why retrying stopped ("final",
+    "unsafe", "attempts", "budget", "deadline"; see :mod:`chaoslitmus._retry`).
+    The message is one line and carries no credential.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 0,
+        uncertain: bool = False,
+        gave_up: str = "",
+    ) -> None:
+        super().__init__(clean(message))
         self.status = status
+        self.uncertain = uncertain
+        self.gave_up = gave_up
+
+
+def _target(
+    group: str, plural: str, namespace: str | None, name: str | None
+) -> tuple[str, str, str]:
+    what = _plural_label(group, plural)
+    where = f" in namespace '{namespace}'" if namespace else ""
+    return what, f"{what} '{name}'" if name else what, where
 
 
 def api_error(
@@ -94,20 +149,29 @@ def api_error(
     status = exc.status or 0
     body = _status_body(exc)
     message = body.get("message") or (exc.reason or "").strip()
-    what = _plural_label(group, plural)
-    where = f" in namespace '{namespace}'" if namespace else ""
-    target = f"{what} '{name}'" if name else what
+    what, target, where = _target(group, plural, namespace, name)
 
-    if status == 401:
+    if status == 0:
+        if "CERTIFICATE_VERIFY_FAILED" in message or "SSLError" in message:
+            text = (
+                f"TLS verification of the Kubernetes API failed while trying to "
+                f"{verb} {target}{where} ({message}): give the cluster's CA "
+                "(certificate-authority in the kubeconfig, or "
+                "KUBERNETES_CA_CERT_FILE) or fix the server address"
+            )
+        else:
+            text = f"could not {verb} {target}{where}: {message or 'no details'}"
+    elif status == 401:
         text = (
             f"the Kubernetes API refused our credentials while trying to {verb} "
             f"{target}{where}: refresh the token or check the kubeconfig user"
         )
     elif status == 403:
+        rbac_verb = "get" if verb == "discover" else verb
         text = (
-            f"forbidden: the current identity may not '{verb}' {what}{where}; "
+            f"forbidden: the current identity may not '{rbac_verb}' {what}{where}; "
             f"grant it with a Role/ClusterRole rule (apiGroups: ['{group}'], "
-            f"resources: ['{plural}'], verbs: ['{verb}'])"
+            f"resources: ['{plural}'], verbs: ['{rbac_verb}'])"
         )
     elif status == 404:
         details = body.get("details") or {}
@@ -139,77 +203,107 @@ def api_error(
             f"the Kubernetes API answered {status} to {verb} {target}{where}: "
             f"{message or 'no details'}"
         )
+        if status == 429 or status >= 500:
+            text += "; the API server is overloaded or failing, try again later"
     return KubeError(text, status)
 
 
-def _unreachable(host: str, exc: Exception) -> KubeError:
+def _transport_failure(exc: BaseException) -> Failure:
+    """A try that got no answer: was the request possibly sent?"""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    never_sent = isinstance(
+        reason, urllib3.exceptions.ConnectTimeoutError | ConnectionRefusedError
+    )
+    return Failure.no_answer(sent=not never_sent)
+
+
+def _unreachable(
+    host: str,
+    exc: BaseException,
+    verb: str = "",
+    target: str = "",
+    where: str = "",
+) -> KubeError:
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    doing = f" while trying to {verb} {target}{where}" if verb else ""
     return KubeError(
-        f"cannot reach the Kubernetes API at {host} ({type(exc).__name__}); check "
-        "KUBECONFIG / KUBERNETES_CONTEXT and that the cluster is up"
+        f"cannot reach the Kubernetes API at {host} ({type(reason).__name__}){doing}; "
+        "check KUBECONFIG / KUBERNETES_CONTEXT and that the cluster is up"
     )
 
 
-def _build_api_client(secrets: Secrets | None) -> client.ApiClient:
-    """An API client following chaosk8s' rules, with clear errors.
+# Said when a write got no answer: the server may have applied it anyway.
+MAYBE_APPLIED = "; the change may have been applied: check it before running again"
+_STOPPED = {
+    "deadline": "stopped retrying at the deadline",
+    "budget": "gave up",
+    "attempts": "gave up",
+}
 
-    With a kubeconfig we build an isolated client from the file named by
-    KUBECONFIG *now* (chaosk8s loads the path the kubernetes package saw at
-    import time into the process-wide default, which breaks two contexts in
-    one process); TLS settings come from the kubeconfig as written. In a pod
-    or with KUBERNETES_HOST, chaosk8s' factory does the work.
-    """
-    from chaosk8s import create_k8s_api_client, get_config_path, has_local_config_file
-    from kubernetes import config
 
-    secrets = secrets or {}
-    env = os.environ
-    context = secrets.get("KUBERNETES_CONTEXT") or env.get("KUBERNETES_CONTEXT")
-    try:
-        if has_local_config_file():
-            api = config.new_client_from_config(
-                config_file=get_config_path(), context=context or None
-            )
-            proxy = env.get("HTTP_PROXY") or env.get("HTTPS_PROXY")
-            if proxy:
-                api.configuration.proxy = proxy
-            return api
-        in_pod = env.get("CHAOSTOOLKIT_IN_POD") == "true"
-        if not (in_pod or "KUBERNETES_HOST" in secrets or "KUBERNETES_HOST" in env):
-            raise ActivityFailed(
-                "no Kubernetes configuration found: set KUBECONFIG (or create "
-                "~/.kube/config), or KUBERNETES_HOST with credentials"
-            )
-        return create_k8s_api_client(secrets)
-    except ConfigException as exc:
-        raise ActivityFailed(
-            f"invalid Kubernetes configuration: {exc}; check KUBECONFIG and "
-            "KUBERNETES_CONTEXT"
-        ) from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise ActivityFailed(
-            f"cannot load the Kubernetes configuration ({exc}); check KUBECONFIG"
-        ) from None
+def _final(
+    error: KubeError,
+    tries: int,
+    elapsed_s: float,
+    uncertain: bool,
+    decision: Decision,
+    writes: bool,
+) -> KubeError:
+    """The error a call ends with, saying how hard we tried."""
+    text = str(error)
+    if decision.why in _STOPPED:
+        count = f"{tries} {'try' if tries == 1 else 'tries'}"
+        text += f" ({_STOPPED[decision.why]} after {count} in {elapsed_s:.1f}s)"
+    elif tries > 1:
+        text += f" (on try {tries})"
+    if decision.why == "unsafe" or (writes and uncertain and error.status != 409):
+        text += MAYBE_APPLIED
+    return KubeError(text, error.status, uncertain, decision.why)
 
 
 class Kube:
     """A JSON-in, JSON-out facade over the typed API classes.
 
     Built once per activity from ``secrets`` (chaosk8s' rules: kubeconfig,
-    in-cluster, or KUBERNETES_* variables).
+    in-cluster, or KUBERNETES_* variables). ``deadline`` (``time.monotonic()``)
+    bounds every call and its retries; without it each call has the
+    ``backoff`` budget alone.
     """
 
     def __init__(
-        self, secrets: Secrets | None = None, api: client.ApiClient | None = None
+        self,
+        secrets: Secrets | None = None,
+        api: client.ApiClient | None = None,
+        deadline: float | None = None,
+        backoff: Backoff = API_BACKOFF,
     ) -> None:
-        self.api = api or _build_api_client(secrets)
+        self.api = api or build_api_client(secrets)
         self.core = client.CoreV1Api(self.api)
         self.apps = client.AppsV1Api(self.api)
         self.rbac = client.RbacAuthorizationV1Api(self.api)
         self.custom = client.CustomObjectsApi(self.api)
+        self.deadline = deadline
+        self.backoff = backoff
+        self.rng = random.Random()
 
     @property
     def host(self) -> str:
-        return self.api.configuration.host
+        return redact_url(self.api.configuration.host or "")
+
+    def within(self, timeout_s: float) -> Kube:
+        """Bound every later call (retries included) to ``timeout_s`` from now."""
+        self.deadline = time.monotonic() + timeout_s
+        return self
+
+    def left_s(self, deadline: float | None = None) -> float:
+        """Seconds until the nearer of our deadline and ``deadline`` (inf: none)."""
+        ends = [d for d in (self.deadline, deadline) if d is not None]
+        return min(ends) - time.monotonic() if ends else math.inf
+
+    def scrub(self, error: KubeError) -> KubeError:
+        """``error`` without any credential this client holds in its text."""
+        error.args = (redact(str(error), credentials_of(self.api.configuration)),)
+        return error
 
     def call(
         self,
@@ -220,21 +314,85 @@ class Kube:
         plural: str,
         namespace: str | None = None,
         name: str | None = None,
+        idempotent: bool | None = None,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> dict:
         """Invoke one API method and return the decoded JSON body.
 
-        ``verb``/``group``/``plural``/``namespace``/``name`` only shape the
-        error message; they are not sent.
+        ``verb``/``group``/``plural``/``namespace``/``name`` shape the error
+        message and the retry decision (``verb`` "get", "list", "discover",
+        "create", "patch", "update", "delete"); they are not sent.
+        ``idempotent`` overrides whether a request that may have reached the
+        server is sent again (default: :func:`chaoslitmus._retry.replay_safe`).
+        A delete whose earlier try got no answer and that then meets 404 has
+        done its job: it returns ``{}``.
         """
-        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT_S)
-        try:
-            response = fn(*args, _preload_content=False, **kwargs)
-            data = response.data
-        except ApiException as exc:
-            raise api_error(exc, verb, group, plural, namespace, name) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _unreachable(self.host, exc) from None
+        body = args[-1] if args and verb in ("create", "patch", "update") else None
+        safe = (
+            replay_safe(verb, body, kwargs.get("_content_type"))
+            if idempotent is None
+            else idempotent
+        )
+        what, target, where = _target(group, plural, namespace, name)
+        asked = kwargs.pop("_request_timeout", REQUEST_TIMEOUT_S)
+        connect_s, read_s = asked if isinstance(asked, tuple) else (asked, asked)
+        began = time.monotonic()
+        tries = 0
+        uncertain = False  # an earlier try may have been applied
+        while True:
+            tries += 1
+            timeout = request_timeout(self.left_s(deadline), connect_s, read_s)
+            try:
+                response = fn(
+                    *args, _preload_content=False, _request_timeout=timeout, **kwargs
+                )
+                data = response.data
+            except ApiException as exc:
+                error = api_error(exc, verb, group, plural, namespace, name)
+                if not exc.status:
+                    raise self.scrub(error) from None
+                if uncertain and exc.status == 404 and verb == "delete":
+                    logger.debug("%s %s%s: gone on retry, deleted", verb, target, where)
+                    return {}
+                failure = Failure.answered(
+                    exc.status, retry_after_s(_header(exc, "Retry-After"))
+                )
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                error = _unreachable(self.host, exc, verb, target, where)
+                failure = _transport_failure(exc)
+            else:
+                return self._decode(data, verb, plural)
+            elapsed = time.monotonic() - began
+            decision = decide(
+                self.backoff,
+                tries,
+                failure,
+                safe,
+                elapsed,
+                self.left_s(deadline),
+                self.rng,
+            )
+            lost = failure.retriable and failure.maybe_applied
+            if not decision.retry:
+                writes = verb not in ("get", "list", "discover")
+                raise self.scrub(
+                    _final(error, tries, elapsed, uncertain or lost, decision, writes)
+                ) from None
+            uncertain = uncertain or lost
+            logger.debug(
+                "retrying %s %s%s in %.2fs (try %d of %d failed: %s)",
+                verb,
+                target,
+                where,
+                decision.delay_s,
+                tries,
+                self.backoff.attempts,
+                failure.status or "no answer",
+            )
+            time.sleep(decision.delay_s or 0.0)
+
+    def _decode(self, data: bytes, verb: str, plural: str) -> dict:
         if not data:
             return {}
         try:
@@ -245,14 +403,60 @@ class Kube:
                 "something that is not JSON; is KUBECONFIG pointing at an API server?"
             ) from None
 
+    def create(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        body: dict,
+        read: Callable[[], dict | None],
+        group: str,
+        plural: str,
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> dict:
+        """Create ``body`` (sent after ``args``), safely even when answers get lost.
+
+        The object carries a fresh request id (annotation
+        ``chaoslitmus.io/request-id``), so the create can be sent again: when a
+        try got no answer and a later one meets 409 (or the retries run out),
+        ``read()`` fetches the object by name and, if it carries our id, the
+        first try did create it and it is returned. A 409 for anyone else's
+        object is raised as usual.
+        """
+        request_id = uuid.uuid4().hex
+        try:
+            return self.call(
+                fn,
+                *args,
+                stamp(body, request_id),
+                verb="create",
+                group=group,
+                plural=plural,
+                namespace=namespace,
+                name=name,
+                idempotent=True,
+            )
+        except KubeError as exc:
+            if not exc.uncertain:
+                raise
+            found = read()
+            if not stamped_by(found, request_id):
+                raise
+            _, target, where = _target(group, plural, namespace, name)
+            logger.debug("create %s%s: an earlier try made it; using it", target, where)
+            return found or {}
+
     def merge_patch(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
         """:meth:`call` for a PATCH whose body is an RFC 7386 merge patch.
 
         kubernetes 37 sends a dict body as JSON Patch unless told otherwise;
-        older clients pick merge or strategic merge from the body's type.
+        older clients pick merge or strategic merge from the body's type. A
+        merge patch sets values, so sending it twice lands as once: it is
+        retried like a read unless ``idempotent=False``.
         """
         if _accepts_content_type(fn):
             kwargs["_content_type"] = "application/merge-patch+json"
+        kwargs.setdefault("idempotent", True)
         return self.call(fn, *args, **kwargs)
 
     def maybe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict | None:
@@ -348,8 +552,9 @@ def follow(
 
     ``list_fn`` is a list method of the typed API (for example
     ``kube.custom.list_namespaced_custom_object``) and ``args`` its positional
-    arguments. The stream survives disconnects (resumes from the last
-    resourceVersion), relists on 410 Gone, and ends quietly at ``deadline``
+    arguments. The stream survives disconnects and server errors (resumes
+    from the last resourceVersion, with back-off; too many breaks in a row
+    raise), relists on 410 Gone, and ends quietly at ``deadline``
     (``time.monotonic()``) or when ``stop`` is set; the caller decides what a
     timeout means.
     """
@@ -358,31 +563,50 @@ def follow(
         selectors["field_selector"] = field_selector
     if label_selector:
         selectors["label_selector"] = label_selector
+    label = _plural_label(group, plural)
 
-    def listing() -> str:
-        body = kube.call(
-            list_fn,
-            *args,
-            verb="list",
-            group=group,
-            plural=plural,
-            namespace=namespace,
-            **selectors,
-        )
-        for item in body.get("items", []):
-            pending.append(("ADDED", item))
-        return (body.get("metadata") or {}).get("resourceVersion", "")
+    def listing() -> tuple[str, list[dict]] | None:
+        """(resourceVersion, items), or None when the deadline came first."""
+        try:
+            body = kube.call(
+                list_fn,
+                *args,
+                verb="list",
+                group=group,
+                plural=plural,
+                namespace=namespace,
+                deadline=deadline,
+                **selectors,
+            )
+        except KubeError as exc:
+            if exc.gave_up == "deadline":
+                return None
+            raise
+        version = (body.get("metadata") or {}).get("resourceVersion", "")
+        return version, body.get("items", [])
 
-    pending: list[tuple[str, dict]] = []
-    resource_version = listing()
-    yield from pending
+    def pause(seconds: float) -> None:
+        if stop:
+            stop.event.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    listed = listing()
+    if listed is None:
+        return
+    resource_version, items = listed
+    for item in items:
+        yield "ADDED", item
     yield SYNCED, {}
-    failures = 0
+    breaks = 0  # watch requests or streams that failed in a row
+    first_break = 0.0
     while not (stop and stop.is_set()):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        left = deadline - time.monotonic()
+        if left <= 0:
             return
-        window = max(1, min(WATCH_WINDOW_S, int(remaining + 0.999)))
+        window = max(1, min(WATCH_WINDOW_S, int(left + 0.999)))
+        failure: Failure | None = None
+        relist = False
         try:
             response = list_fn(
                 *args,
@@ -390,64 +614,101 @@ def follow(
                 resource_version=resource_version,
                 timeout_seconds=window,
                 _preload_content=False,
-                _request_timeout=(10, window + 5),
+                _request_timeout=(min(10.0, left), window + 5),
                 **selectors,
             )
         except ApiException as exc:
             if exc.status == 410:
-                pending = []
-                resource_version = listing()
-                yield from pending
-                yield SYNCED, {}
-                continue
-            raise api_error(exc, "watch", group, plural, namespace) from None
+                relist = True
+            else:
+                failure = Failure.answered(
+                    exc.status or 0, retry_after_s(_header(exc, "Retry-After"))
+                )
+                if not exc.status or not failure.retriable:
+                    raise kube.scrub(
+                        api_error(exc, "watch", group, plural, namespace)
+                    ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            failures += 1
-            if failures > 5:
-                raise _unreachable(kube.host, exc) from None
-            time.sleep(min(2.0, 0.1 * 2**failures))
-            continue
-        gone = False
-        if stop:
-            stop.track(response)
-        try:
-            for line in _lines(response, stop):
-                event = json.loads(line)
-                kind, obj = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        gone = True
-                        break
-                    raise ActivityFailed(
-                        f"watch on {_plural_label(group, plural)} failed: "
-                        f"{obj.get('message', 'unknown error')}"
-                    )
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
-                if rv:
-                    resource_version = rv
-                if kind == "BOOKMARK":
-                    continue
-                failures = 0
-                yield kind, obj
-                if time.monotonic() >= deadline:
-                    return
-        except (urllib3.exceptions.HTTPError, OSError, ValueError):
-            if stop and stop.is_set():
-                return
-            failures += 1
-            if failures > 5:
-                raise _unreachable(kube.host, OSError("watch kept breaking")) from None
-            time.sleep(min(2.0, 0.1 * 2**failures))
-        finally:
+            failure = _transport_failure(exc)
+        else:
             if stop:
-                stop.untrack(response)
-            response.close()
-            response.release_conn()
-        if gone:
-            pending = []
-            resource_version = listing()
-            yield from pending
+                stop.track(response)
+            try:
+                for line in _lines(response, stop):
+                    event = json.loads(line)
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    if kind == "ERROR":
+                        if obj.get("code") == 410:
+                            relist = True
+                            break
+                        raise kube.scrub(
+                            KubeError(
+                                f"watch on {label} failed: "
+                                f"{obj.get('message', 'unknown error')}",
+                                int(obj.get("code") or 0),
+                            )
+                        )
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        resource_version = rv
+                    breaks = 0
+                    if kind == "BOOKMARK":
+                        continue
+                    yield kind, obj
+                    if time.monotonic() >= deadline:
+                        return
+            except (urllib3.exceptions.HTTPError, OSError, ValueError):
+                if stop and stop.is_set():
+                    return
+                failure = Failure.no_answer(sent=True)
+            finally:
+                if stop:
+                    stop.untrack(response)
+                response.close()
+                response.release_conn()
+        if relist:
+            listed = listing()
+            if listed is None:
+                return
+            resource_version, items = listed
+            for item in items:
+                yield "ADDED", item
             yield SYNCED, {}
+            continue
+        if failure is None:
+            continue  # the server ended the window: resume
+        breaks += 1
+        if breaks == 1:
+            first_break = time.monotonic()
+        decision = decide(
+            WATCH_BACKOFF,
+            breaks,
+            failure,
+            True,
+            time.monotonic() - first_break,
+            deadline - time.monotonic(),
+            kube.rng,
+        )
+        if decision.why == "deadline":
+            return
+        if not decision.retry:
+            raise kube.scrub(
+                KubeError(
+                    f"the watch on {label} at {kube.host} broke {breaks} times in a "
+                    f"row (last: {failure.status or 'no answer'}); check that the "
+                    "Kubernetes API is up and reachable",
+                    failure.status,
+                    gave_up=decision.why,
+                )
+            )
+        logger.debug(
+            "watch on %s broke (%s); resuming from resourceVersion %s in %.2fs",
+            label,
+            failure.status or "no answer",
+            resource_version,
+            decision.delay_s,
+        )
+        pause(decision.delay_s or 0.0)
 
 
 def _lines(response: Any, stop: Stopper | None) -> Iterator[str]:

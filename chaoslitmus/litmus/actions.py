@@ -6,6 +6,7 @@ delete the service account we created, restore the app annotation, uninstall
 an experiment we installed).
 """
 
+import functools
 import json
 import time
 from typing import Any, Dict, List
@@ -126,9 +127,9 @@ def run_experiment(
         job_cleanup_policy=job_cleanup_policy,
         litmus_version=version,
     )
-    kube = Kube(secrets)
+    kube = Kube(secrets).within(timeout_s)
     found = preflight(kube, manifest, annotation_check)
-    outcome = _launch(kube, manifest, generated, wait, timeout_s)[0]
+    outcome = _launch(kube, manifest, generated, wait)[0]
     outcome["target_pods"] = found["target_pods"]
     return _check_verdict(outcome, fail_on_verdict)
 
@@ -247,13 +248,13 @@ def create_engine_from_manifest(
         if (spec.get("appinfo") or {}).get("appns") == "":
             spec.setdefault("appinfo", {})["appns"] = ns
         engines.append(({**doc, "metadata": meta, "spec": spec}, generated))
-    kube = Kube(secrets)
+    kube = Kube(secrets).within(timeout_s)
     for engine, _ in engines:
         annotation_check = (engine["spec"].get("annotationCheck") or "false") == "true"
         preflight(kube, engine, annotation_check)
     outcomes = []
     for engine, generated in engines:
-        outcomes.extend(_launch(kube, engine, generated, wait, timeout_s))
+        outcomes.extend(_launch(kube.within(timeout_s), engine, generated, wait))
     for outcome in outcomes:
         _check_verdict(outcome, fail_on_verdict)
     return outcomes
@@ -368,7 +369,8 @@ def delete_engine(
     m.check_name(engine_name, "engine_name")
     m.check_name(namespace, "namespace")
     m.check_positive(timeout_s, "timeout_s")
-    kube = Kube(secrets)
+    kube = Kube(secrets).within(timeout_s)
+    began = time.monotonic()
     base = {"engine_name": engine_name, "namespace": namespace}
     try:
         kube.call(
@@ -390,7 +392,6 @@ def delete_engine(
         raise
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
-    began = time.monotonic()
     seen = False  # the engine showed up since the last listing
     for kind, _obj in follow(
         kube,
@@ -409,7 +410,8 @@ def delete_engine(
             break
         seen = kind != SYNCED
     else:
-        if get_object(kube, namespace, m.ENGINES, engine_name) is not None:
+        # One last look, with a few seconds of its own past the deadline.
+        if get_object(kube.within(5), namespace, m.ENGINES, engine_name) is not None:
             raise ActivityFailed(
                 f"ChaosEngine '{engine_name}' in '{namespace}' is still there after "
                 f"{timeout_s:g}s: its finalizer {FINALIZER} is removed by the Litmus "
@@ -457,32 +459,35 @@ def create_chaos_service_account(
     calls = {
         "ServiceAccount": (
             kube.core.create_namespaced_service_account,
+            kube.core.read_namespaced_service_account,
             "",
             "serviceaccounts",
         ),
         "Role": (
             kube.rbac.create_namespaced_role,
+            kube.rbac.read_namespaced_role,
             "rbac.authorization.k8s.io",
             "roles",
         ),
         "RoleBinding": (
             kube.rbac.create_namespaced_role_binding,
+            kube.rbac.read_namespaced_role_binding,
             "rbac.authorization.k8s.io",
             "rolebindings",
         ),
     }
     for manifest in m.rbac_manifests(namespace, name, rules):
-        fn, group, plural = calls[manifest["kind"]]
+        create, read, group, plural = calls[manifest["kind"]]
+        meta = dict(group=group, plural=plural, namespace=namespace, name=name)
         try:
-            kube.call(
-                fn,
+            kube.create(
+                create,
                 namespace,
-                manifest,
-                verb="create",
-                group=group,
-                plural=plural,
-                namespace=namespace,
-                name=name,
+                body=manifest,
+                read=functools.partial(
+                    kube.maybe, read, name, namespace, verb="get", **meta
+                ),
+                **meta,
             )
             created.append(manifest["kind"])
         except KubeError as exc:
@@ -682,14 +687,16 @@ def install_experiment(
         meta["labels"] = {**(meta.get("labels") or {}), **m.MANAGED_BY}
         body = {**doc, "metadata": meta}
         try:
-            kube.call(
+            kube.create(
                 kube.custom.create_namespaced_custom_object,
                 m.GROUP,
                 m.VERSION,
                 namespace,
                 m.EXPERIMENTS,
-                body,
-                verb="create",
+                body=body,
+                read=functools.partial(
+                    get_object, kube, namespace, m.EXPERIMENTS, meta["name"]
+                ),
                 group=m.GROUP,
                 plural=m.EXPERIMENTS,
                 namespace=namespace,
@@ -740,10 +747,8 @@ def uninstall_experiment(
 # --- helpers -----------------------------------------------------------------
 
 
-def _launch(
-    kube: Kube, manifest: dict, generated: bool, wait: bool, timeout_s: float
-) -> list[dict]:
-    """Create one engine and follow each of its experiments."""
+def _launch(kube: Kube, manifest: dict, generated: bool, wait: bool) -> list[dict]:
+    """Create one engine and follow each of its experiments, by ``kube.deadline``."""
     namespace = manifest["metadata"]["namespace"]
     pairs = results_of(manifest)
     priors = {r: get_object(kube, namespace, m.RESULTS, r) for _, r in pairs}
@@ -767,7 +772,7 @@ def _launch(
             }
             for exp, result in pairs
         ]
-    deadline = time.monotonic() + timeout_s
+    deadline = kube.deadline or time.monotonic() + 600
     outcomes = []
     for experiment, result in pairs:
         outcomes.append(
@@ -790,7 +795,7 @@ def _existing_engine(
     m.check_name(engine_name, "engine_name")
     m.check_name(namespace, "namespace")
     m.check_positive(timeout_s, "timeout_s")
-    kube = Kube(secrets)
+    kube = Kube(secrets).within(timeout_s)
     engine = get_object(kube, namespace, m.ENGINES, engine_name)
     if engine is None:
         raise ActivityFailed(

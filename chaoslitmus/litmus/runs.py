@@ -68,30 +68,36 @@ def results_of(engine: dict) -> list[tuple[str, str]]:
 
 
 def create_engine(kube: Kube, manifest: dict, generated_name: bool) -> dict:
-    """Create the engine; a generated name that collides is drawn again."""
+    """Create the engine, exactly once per call.
+
+    A create whose answer was lost is recognised by its request id
+    (:meth:`Kube.create`), so a retry never leaves a second engine behind; a
+    generated name that collides with someone else's engine is drawn again.
+    """
     namespace = manifest["metadata"]["namespace"]
     experiment = manifest["spec"]["experiments"][0]["name"]
     for _ in range(NAME_ATTEMPTS):
+        name = manifest["metadata"]["name"]
         try:
-            return kube.call(
+            return kube.create(
                 kube.custom.create_namespaced_custom_object,
                 GROUP,
                 VERSION,
                 namespace,
                 ENGINES,
-                manifest,
-                verb="create",
+                body=manifest,
+                read=functools.partial(get_object, kube, namespace, ENGINES, name),
                 group=GROUP,
                 plural=ENGINES,
                 namespace=namespace,
-                name=manifest["metadata"]["name"],
+                name=name,
             )
         except KubeError as exc:
             if exc.status != 409:
                 raise
             if not generated_name:
                 raise ActivityFailed(
-                    f"ChaosEngine '{manifest['metadata']['name']}' already exists in "
+                    f"ChaosEngine '{name}' already exists in "
                     f"'{namespace}': delete it first (delete_engine) or leave "
                     "engine_name unset to get a unique name"
                 ) from None

@@ -4,6 +4,10 @@ Everything that talks to Kubernetes for ``chaoslitmus.mesh`` is here, through
 :class:`chaoslitmus.k8s.Kube`. Edits are read-modify-write merge patches that
 carry ``metadata.resourceVersion``: if anyone else wrote the object in between,
 the apiserver answers 409 and we read again, a few times, then give up clearly.
+A patch whose answer was lost is judged by reading the object: either it shows
+our patch applied to the version we read (done), or it does not (edit again).
+Each patch is one atomic write, so the object is always the whole "before" or
+the whole "after", never a mix.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import CRD_HINTS, Kube, KubeError
+from chaoslitmus._mergepatch import patch_landed
+from chaoslitmus.k8s import CRD_HINTS, MAYBE_APPLIED, Kube, KubeError
 from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
@@ -281,6 +286,19 @@ def _patch(kube: Kube, target: Target, body: dict) -> dict:
     )
 
 
+def _read_back(kube: Kube, target: Target, lost: KubeError) -> dict:
+    """The object after a patch whose answer was lost, or a clear error."""
+    try:
+        return read(kube, target)
+    except KubeError as exc:
+        raise KubeError(
+            f"{target.label}: the change was sent but its answer was lost ({lost}), "
+            f"and the object cannot be read back ({exc}); it is either fully applied "
+            "or not at all: run the same action again once the API answers",
+            exc.status,
+        ) from None
+
+
 @dataclass
 class Plan:
     """What to send for one read of the object (``patch=None``: nothing to do)."""
@@ -299,6 +317,8 @@ def edit(
 
     ``plan`` is pure and sees a fresh object each round, so the snapshot and
     the change always come from the same version. Returns (before, after, plan).
+    When a patch got no answer (``uncertain``), the object is read to see
+    whether that patch landed before anything else is tried.
     """
     for attempt in range(attempts):
         before = read(kube, target)
@@ -308,6 +328,19 @@ def edit(
         try:
             after = _patch(kube, target, planned.patch)
         except KubeError as exc:
+            if exc.uncertain:
+                current = _read_back(kube, target, exc)
+                if patch_landed(before, planned.patch, current):
+                    logger.debug(
+                        "%s: our patch landed, its answer was lost", target.label
+                    )
+                    return before, current, planned
+                if exc.status != 409:
+                    raise KubeError(
+                        f"{target.label} was not changed (read back after the "
+                        f"failure): {str(exc).replace(MAYBE_APPLIED, '')}",
+                        exc.status,
+                    ) from None
             if exc.status != 409:
                 raise
             logger.info("%s changed under us (409), reading it again", target.label)
