@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from chaoslib.experiment import run_experiment
 from chaoslib.log import encoder
+from kubernetes.config import kube_config
 
 from chaoslitmus.lab import world
 from chaoslitmus.lab.litmus_operator import LitmusOperator
@@ -61,6 +62,9 @@ def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
         kubeconfig = write_kubeconfig(folder / "kubeconfig", server.url)
         patch.setenv("KUBECONFIG", str(kubeconfig))
         patch.delenv("KUBERNETES_CONTEXT", raising=False)
+        # chaosk8s' probes load the kubeconfig path the kubernetes package read
+        # at import (a real `chaos run` sets KUBECONFIG before it starts).
+        patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
 
         story.retries = False
         no_retry = run_experiment(
