@@ -225,17 +225,25 @@ def _run(lab: Lab, command: Sequence[str]) -> int:
         if sys.version_info >= (3, 11)
         else {"start_new_session": True}
     )
-    try:
-        child = subprocess.Popen(list(command), env=environ, **group)  # type: ignore[call-overload]
-    except OSError as exc:
-        return _fail(f"cannot run {command[0]!r}: {exc.strerror or exc}", 127)
+    # Handlers go in before the child exists, so a signal in between is not
+    # lost: it is forwarded as soon as there is a child to receive it.
+    child: subprocess.Popen | None = None
+    pending: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        if child.poll() is None:
+        if child is None:
+            pending.append(signum)
+        elif child.poll() is None:
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _SIGNALS}
     try:
+        try:
+            child = subprocess.Popen(list(command), env=environ, **group)  # type: ignore[call-overload]
+        except OSError as exc:
+            return _fail(f"cannot run {command[0]!r}: {exc.strerror or exc}", 127)
+        for signum in pending:
+            child.send_signal(signum)
         code = child.wait()
     finally:
         for sig, handler in previous.items():

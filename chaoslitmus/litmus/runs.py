@@ -171,11 +171,16 @@ def wait_for_run(
                 else {}
             )
             break
-        outcome = tracker.outcome()
-        if outcome is None and engine_finished(tracker.engine, experiment):
-            # The runner copies the verdict from the result: read it directly.
+        if (
+            engine_finished(tracker.engine, experiment)
+            and tracker.final_result() is None
+        ):
+            # The engine may end before its result's event reaches us (the
+            # runner copies the verdict from the result): read it directly.
             tracker.observe_result(get_object(kube, namespace, RESULTS, result))
             outcome = tracker.outcome(force=True)
+        else:
+            outcome = tracker.outcome()
         if outcome is not None:
             break
         if tracker.engine_deleted:

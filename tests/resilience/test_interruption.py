@@ -16,6 +16,11 @@ chaoslib/run.py, chaoslib/exit.py, chaoslib/provider/python.py):
 - SIGKILL runs nothing; the rollback activities, run again from a fresh
   process, repair everything because what they need lives in the cluster.
 
+Our experiments therefore declare the `chaoslitmus.controls.safe_interrupt`
+control: SIGTERM behaves like SIGINT (even inside an activity), and on an
+interruption the engine is stopped before the rollbacks, so the fault ends
+at once and the recorded verdict is "Stopped".
+
 Each run here reuses one lab and one engine name, as a user re-running the
 file does: the ChaosResult is reused by Litmus, so every journal is also
 checked to hold its own run's verdict (the result's history grew by one).
@@ -35,7 +40,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import chaoslib
 import pytest
 
 from chaoslitmus.lab import world
@@ -75,9 +79,6 @@ MID_FAULT = "reviews-traffic-during-fault [in background]"
 # 2 s (the retry's per-try timeout) or 2.5 s (reviews' own timeout). Under 1 s
 # leaves a loaded 2-core box plenty of room and still proves no fault is on.
 FAST_S = 1.0
-LIB_INTERRUPTS_ACTIVITIES = tuple(
-    int(p) for p in chaoslib.__version__.split(".")[:2]
-) >= (1, 45)
 
 
 def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
@@ -224,15 +225,18 @@ def rollback(journal: dict, name: str) -> dict:
     return next(r for r in journal["rollbacks"] if r["activity"]["name"] == name)
 
 
-def assert_rolled_back(journal: dict, runs_before: int) -> None:
-    """Every rollback ran and succeeded, and the verdict is this run's own."""
+def assert_rolled_back(
+    journal: dict, runs_before: int, verdict_expected: str = "Stopped"
+) -> None:
+    """Every rollback ran and succeeded, and the verdict is this run's own
+    (Stopped: the safe-interrupt control ends the fault at once)."""
     assert [r["activity"]["name"] for r in journal["rollbacks"]] == ROLLBACKS
     assert all(r["status"] == "succeeded" for r in journal["rollbacks"]), [
         r.get("exception") for r in journal["rollbacks"]
     ]
     verdict = rollback(journal, "record-litmus-verdict")["output"]
     assert verdict["engine_name"] == ENGINE
-    assert verdict["verdict"] == "Pass"  # the fault ran to its end
+    assert verdict["verdict"] == verdict_expected
     assert sum(verdict["history"].values()) == runs_before + 1
     deleted = rollback(journal, "delete-chaos-engine")["output"]
     assert deleted["deleted"] is True and deleted["gone"] is True
@@ -319,7 +323,7 @@ def repair(lab: Lab, folder: Path) -> subprocess.CompletedProcess:
     ("signum", "logged"),
     [
         (signal.SIGINT, "Received a termination signal (Ctrl-C)"),
-        (signal.SIGTERM, "Caught SIGTERM signal"),
+        (signal.SIGTERM, "safe-interrupt: run interrupted by SIGTERM"),
     ],
     ids=["SIGINT", "SIGTERM"],
 )
@@ -351,13 +355,13 @@ def test_a_signal_mid_fault_rolls_everything_back(
     assert_nothing_left(lab, before)
 
 
-def test_sigterm_inside_a_probe_fails_that_probe_yet_rollbacks_run(
+def test_sigterm_inside_a_probe_interrupts_the_run_and_rollbacks_run(
     story: Lab, pristine: str, tmp_path: Path
 ) -> None:
-    """The truth on chaostoolkit-lib 1.44: a SIGTERM that lands while a Python
-    activity runs in the main thread becomes that activity's failure. The run
-    is not reported as interrupted (the after-hypothesis "deviates"), but with
-    `rollbacks.strategy: always` every rollback still runs."""
+    """On chaostoolkit-lib 1.44 a SIGTERM that lands while a Python activity
+    runs would only fail that activity (a false deviation). The safe-interrupt
+    control turns it into an interruption: no false finding, every rollback
+    runs, the fault is stopped first."""
     lab, before = story, pristine
     runs_before = runs_so_far(lab)
     journal_path = tmp_path / "journal.json"
@@ -389,15 +393,8 @@ def test_sigterm_inside_a_probe_fails_that_probe_yet_rollbacks_run(
         chaos.kill()
     assert code == 1
     journal = json.loads(journal_path.read_text())
-    probe = journal["steady_states"]["after"]["probes"][-1]
-    assert probe["activity"]["name"] == "reviews-answers-200-fast"
-    assert probe["status"] == "failed"
-    assert "SIGTERM signal received" in "".join(probe["exception"])
-    if LIB_INTERRUPTS_ACTIVITIES:  # lib >= 1.45 re-raises InterruptExecution
-        assert journal["status"] == "interrupted"
-    else:
-        assert journal["status"] == "failed"
-        assert journal["deviated"] is True  # a false finding, caused by the signal
+    assert journal["status"] == "interrupted"
+    assert journal["deviated"] is False  # no false finding
     assert_rolled_back(journal, runs_before)
     assert_nothing_left(lab, before)
 
@@ -500,8 +497,9 @@ def test_lab_run_forwards_sigint_once_chaos_rolls_back_and_the_lab_stops(
     # The lab saw the fault end and the engine go before it stopped itself.
     removed = output.index(f"latency fault {world.NAMESPACE}/pod-network-latency-")
     assert " removed" in output[removed:].splitlines()[0]
-    finalizer = output.index("deleted: finalizer removed")
+    # safe-interrupt stopped the engine first, then the rollback deleted it.
+    stopped = output.index("stopped so Litmus reverts the fault now")
     exited = output.index(" exited with 1")
-    assert removed < exited and finalizer < exited < output.index("lab stopped")
+    assert stopped < removed < exited < output.index("lab stopped")
     kubeconfig = output.split("KUBECONFIG=", 1)[1].split()[0]
     assert not Path(kubeconfig).exists()
