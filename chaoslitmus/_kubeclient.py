@@ -19,6 +19,7 @@ import ipaddress
 import logging
 import os
 import threading
+import urllib.request
 from urllib.parse import urlsplit
 
 from chaoslib.exceptions import ActivityFailed
@@ -137,9 +138,8 @@ def build_api_client(secrets: Secrets | None) -> client.ApiClient:
                 context=context or None,
                 client_configuration=configuration,
             )
-            proxy = env.get("HTTP_PROXY") or env.get("HTTPS_PROXY")
-            if proxy:
-                configuration.proxy = proxy
+            if not configuration.proxy:  # a kubeconfig proxy-url wins
+                configuration.proxy = proxy_from_environment(configuration.host)
             return _harden(configuration, "kubeconfig")
         in_pod = env.get("CHAOSTOOLKIT_IN_POD") == "true"
         if not (in_pod or "KUBERNETES_HOST" in secrets or "KUBERNETES_HOST" in env):
@@ -161,3 +161,15 @@ def build_api_client(secrets: Secrets | None) -> client.ApiClient:
         raise ActivityFailed(
             clean(f"cannot load the Kubernetes configuration ({exc}); check KUBECONFIG")
         ) from None
+
+
+def proxy_from_environment(host: str) -> str | None:
+    """The proxy the environment asks for to reach ``host``, honouring NO_PROXY
+    (so a lab or cluster on 127.0.0.1 is never sent through an internet proxy)."""
+    proxies = urllib.request.getproxies_environment()
+    parsed = urlsplit(host)
+    if not parsed.hostname or urllib.request.proxy_bypass_environment(
+        parsed.hostname, proxies
+    ):
+        return None
+    return proxies.get(parsed.scheme or "https")

@@ -131,6 +131,13 @@ def run_experiment(
     found = preflight(kube, manifest, annotation_check)
     outcome = _launch(kube, manifest, generated, wait)[0]
     outcome["target_pods"] = found["target_pods"]
+    # What was asked, so a journal (and the report) shows the fault's settings.
+    outcome["parameters"] = {
+        "app_namespace": app_namespace,
+        "app_label": label,
+        "app_kind": app_kind,
+        "env": {e["name"]: e["value"] for e in m.env_list(env)},
+    }
     return _check_verdict(outcome, fail_on_verdict)
 
 

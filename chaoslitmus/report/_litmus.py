@@ -72,6 +72,29 @@ def litmus_outcomes(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _asked_settings(parameters: Any) -> str:
+    """What a launch asked for, as run_experiment reports it (values resolved)."""
+    parameters = as_dict(parameters)
+    env = as_dict(parameters.get("env"))
+    if not env:
+        return ""
+    where = as_str(parameters.get("app_label"))
+    if as_str(parameters.get("app_namespace")):
+        where += f" in {as_str(parameters.get('app_namespace'))}"
+    latency = as_str(env.get("NETWORK_LATENCY"))
+    if not latency:
+        details = ", ".join(f"{k}={compact(v, 20)}" for k, v in env.items())
+        return " ".join(p for p in (f"on {where}" if where else "", details) if p)
+    text = f"+{latency} ms"
+    jitter = as_str(env.get("JITTER"))
+    if jitter and jitter != "0":
+        text += f" ±{jitter} ms"
+    duration = as_str(env.get("TOTAL_CHAOS_DURATION"))
+    if duration:
+        text += f" for {duration} s"
+    return f"{text} on {where}".strip()
+
+
 def _launch_settings(activity: Mapping[str, Any]) -> str:
     """What a launch asked Litmus for, from the activity's arguments."""
     func = activity_func(activity)
@@ -126,7 +149,9 @@ def merge_faults(
         )
         entry["activities"].append(activity_name)
         activity = as_dict(record.get("activity"))
-        settings = _launch_settings(activity)
+        settings = _asked_settings(outcome.get("parameters")) or _launch_settings(
+            activity
+        )
         if settings and not entry.get("settings"):
             entry["settings"] = settings
         if not entry.get("experiment"):

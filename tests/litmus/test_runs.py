@@ -147,3 +147,10 @@ def test_probes_read_result_and_experiment(lab):
     assert probes.experiment_installed("pod-cpu-hog", NS) is False
     with pytest.raises(ActivityFailed, match="not found"):
         probes.chaos_result("nope", "pod-network-latency", NS)
+
+
+def test_the_outcome_says_what_was_asked(lab):
+    outcome = latency(jitter_ms=100, timeout_s=30)
+    assert outcome["parameters"]["app_label"] == "app=ratings"
+    assert outcome["parameters"]["env"]["NETWORK_LATENCY"] == "3000"
+    assert outcome["parameters"]["env"]["JITTER"] == "100"

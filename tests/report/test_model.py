@@ -303,3 +303,21 @@ def test_continuous_hypothesis_checks_are_counted() -> None:
     assert len(run.during) >= 2 and all(h.met is True for h in run.during)
     held = f"{len(run.during)} of {len(run.during)} met"
     assert f"#### Steady state during: {held}" in render_markdown([run])
+
+
+def test_fault_settings_come_from_what_the_launch_reports():
+    from chaoslitmus.report._litmus import _asked_settings
+
+    parameters = {
+        "app_namespace": "bookinfo",
+        "app_label": "app=ratings",
+        "env": {
+            "NETWORK_LATENCY": "3000",
+            "JITTER": "50",
+            "TOTAL_CHAOS_DURATION": "12",
+        },
+    }
+    assert _asked_settings(parameters) == (
+        "+3000 ms ±50 ms for 12 s on app=ratings in bookinfo"
+    )
+    assert _asked_settings(None) == ""

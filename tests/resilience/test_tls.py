@@ -171,3 +171,19 @@ def test_credentials_over_plain_http_to_a_remote_api_are_warned_about(
     ]
     assert len(messages) == 1 and "10.20.30.40" in messages[0]
     assert "k3y-x" not in caplog.text
+
+
+def test_proxy_from_environment_honours_no_proxy(monkeypatch):
+    from chaoslitmus._kubeclient import proxy_from_environment
+
+    for var in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,.internal")
+    assert (
+        proxy_from_environment("https://api.eks.example:443")
+        == "http://proxy.corp:3128"
+    )
+    assert proxy_from_environment("https://127.0.0.1:6443") is None
+    assert proxy_from_environment("https://k8s.internal") is None
+    assert proxy_from_environment("http://10.0.0.1:8080") is None  # no http proxy set
