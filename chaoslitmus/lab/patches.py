@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from chaoslitmus._mergepatch import apply_merge_patch  # RFC 7386, shared
+
 __all__ = [
     "PatchError",
     "apply_json_patch",
@@ -23,20 +25,6 @@ class PatchError(ValueError):
     def __init__(self, message: str, bad_request: bool = False) -> None:
         super().__init__(message)
         self.bad_request = bad_request
-
-
-# -- RFC 7386 ---------------------------------------------------------------------
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """Merge `patch` into a copy of `target`: null deletes, lists replace."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 # -- RFC 6902 ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
+from chaoslitmus._mergepatch import apply_merge_patch as merge_patch
 from chaoslitmus.mesh.snapshot import (
     ORIGINAL_FIELD,
     ORIGINAL_ROUTES,
@@ -17,19 +18,6 @@ from chaoslitmus.mesh.snapshot import (
 )
 
 from .samples import istio_service
-
-
-def merge_patch(target: object, patch: object) -> object:
-    """RFC 7386, to replay our patches without a server."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def stored(obj: dict, version: str) -> dict:
