@@ -56,6 +56,7 @@ from chaoslitmus._retry import (
 )
 
 __all__ = [
+    "CustomObjects",
     "Kube",
     "KubeError",
     "MAYBE_APPLIED",
@@ -776,3 +777,85 @@ def follow_many(
                 yield item
     finally:
         stop.stop()
+
+
+@dataclass(frozen=True)
+class CustomObjects:
+    """One kind of custom object in one namespace, so callers name an object
+    once instead of repeating group, version, plural and namespace (and the
+    same words for error messages) at every call."""
+
+    kube: Kube
+    group: str
+    version: str
+    plural: str
+    namespace: str
+
+    def _where(self, name: str | None = None) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "plural": self.plural,
+            "namespace": self.namespace,
+            "name": name,
+        }
+
+    def _path(self) -> tuple[str, str, str, str]:
+        return (self.group, self.version, self.namespace, self.plural)
+
+    def get(self, name: str) -> dict | None:
+        """The object, or None when it does not exist."""
+        return self.kube.maybe(
+            self.kube.custom.get_namespaced_custom_object,
+            *self._path(),
+            name,
+            verb="get",
+            **self._where(name),
+        )
+
+    def create(self, body: dict) -> dict:
+        """Create it exactly once, even when answers get lost (Kube.create)."""
+        name = body["metadata"]["name"]
+        return self.kube.create(
+            self.kube.custom.create_namespaced_custom_object,
+            *self._path(),
+            body=body,
+            read=functools.partial(self.get, name),
+            **self._where(name),
+        )
+
+    def merge_patch(self, name: str, body: dict) -> dict:
+        """Apply an RFC 7386 merge patch."""
+        return self.kube.merge_patch(
+            self.kube.custom.patch_namespaced_custom_object,
+            *self._path(),
+            name,
+            body,
+            verb="patch",
+            **self._where(name),
+        )
+
+    def delete(self, name: str) -> dict | None:
+        """Delete it; None when it was already gone."""
+        return self.kube.maybe(
+            self.kube.custom.delete_namespaced_custom_object,
+            *self._path(),
+            name,
+            verb="delete",
+            **self._where(name),
+        )
+
+    def follow(
+        self, name: str, deadline: float, stop: Stopper | None = None
+    ) -> Iterator[tuple[str, dict]]:
+        """:func:`follow` one object by name."""
+        return follow(
+            self.kube,
+            self.kube.custom.list_namespaced_custom_object,
+            *self._path(),
+            deadline=deadline,
+            group=self.group,
+            plural=self.plural,
+            namespace=self.namespace,
+            field_selector=f"metadata.name={name}",
+            stop=stop,
+        )

@@ -14,12 +14,13 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus.k8s import SYNCED, Kube, KubeError, follow
+from chaoslitmus.k8s import SYNCED, Kube, KubeError
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
     create_engine,
     get_object,
+    litmus,
     now_iso,
     results_of,
     wait_for_run,
@@ -329,19 +330,8 @@ def stop_engine(
             "reason": f"already stopped ({before['engine_status'] or 'no status'})",
         }
     try:
-        after = kube.merge_patch(
-            kube.custom.patch_namespaced_custom_object,
-            m.GROUP,
-            m.VERSION,
-            namespace,
-            m.ENGINES,
-            engine_name,
-            {"spec": {"engineState": "stop"}},
-            verb="patch",
-            group=m.GROUP,
-            plural=m.ENGINES,
-            namespace=namespace,
-            name=engine_name,
+        after = litmus(kube, namespace, m.ENGINES).merge_patch(
+            engine_name, {"spec": {"engineState": "stop"}}
         )
     except KubeError as exc:
         if exc.status == 404:
@@ -379,40 +369,13 @@ def delete_engine(
     kube = Kube(secrets).within(timeout_s)
     began = time.monotonic()
     base = {"engine_name": engine_name, "namespace": namespace}
-    try:
-        kube.call(
-            kube.custom.delete_namespaced_custom_object,
-            m.GROUP,
-            m.VERSION,
-            namespace,
-            m.ENGINES,
-            engine_name,
-            verb="delete",
-            group=m.GROUP,
-            plural=m.ENGINES,
-            namespace=namespace,
-            name=engine_name,
-        )
-    except KubeError as exc:
-        if exc.status == 404:
-            return {**base, "deleted": False, "reason": "not found"}
-        raise
+    engines = litmus(kube, namespace, m.ENGINES)
+    if engines.delete(engine_name) is None:
+        return {**base, "deleted": False, "reason": "not found"}
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
     seen = False  # the engine showed up since the last listing
-    for kind, _obj in follow(
-        kube,
-        kube.custom.list_namespaced_custom_object,
-        m.GROUP,
-        m.VERSION,
-        namespace,
-        m.ENGINES,
-        deadline=began + timeout_s,
-        group=m.GROUP,
-        plural=m.ENGINES,
-        namespace=namespace,
-        field_selector=f"metadata.name={engine_name}",
-    ):
+    for kind, _obj in engines.follow(engine_name, deadline=began + timeout_s):
         if kind == "DELETED" or (kind == SYNCED and not seen):
             break
         seen = kind != SYNCED
@@ -694,21 +657,7 @@ def install_experiment(
         meta["labels"] = {**(meta.get("labels") or {}), **m.MANAGED_BY}
         body = {**doc, "metadata": meta}
         try:
-            kube.create(
-                kube.custom.create_namespaced_custom_object,
-                m.GROUP,
-                m.VERSION,
-                namespace,
-                m.EXPERIMENTS,
-                body=body,
-                read=functools.partial(
-                    get_object, kube, namespace, m.EXPERIMENTS, meta["name"]
-                ),
-                group=m.GROUP,
-                plural=m.EXPERIMENTS,
-                namespace=namespace,
-                name=meta["name"],
-            )
+            litmus(kube, namespace, m.EXPERIMENTS).create(body)
             installed.append(meta["name"])
         except KubeError as exc:
             if exc.status != 409:
@@ -735,19 +684,7 @@ def uninstall_experiment(
             "deleted": False,
             "reason": "not installed by chaostoolkit-litmus; kept",
         }
-    kube.maybe(
-        kube.custom.delete_namespaced_custom_object,
-        m.GROUP,
-        m.VERSION,
-        namespace,
-        m.EXPERIMENTS,
-        experiment_name,
-        verb="delete",
-        group=m.GROUP,
-        plural=m.EXPERIMENTS,
-        namespace=namespace,
-        name=experiment_name,
-    )
+    litmus(kube, namespace, m.EXPERIMENTS).delete(experiment_name)
     return {"experiment": experiment_name, "deleted": True}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import Kube, KubeError
+from chaoslitmus.k8s import CustomObjects, Kube, KubeError
 from chaoslitmus.litmus.manifests import (
     CHAOS_ANNOTATION,
     ENGINES,
@@ -62,19 +62,7 @@ def check_namespace(kube: Kube, namespace: str) -> None:
 
 def check_experiment(kube: Kube, namespace: str, experiment: str) -> dict:
     """The ChaosExperiment is installed in the engine's namespace."""
-    found = kube.maybe(
-        kube.custom.get_namespaced_custom_object,
-        GROUP,
-        VERSION,
-        namespace,
-        EXPERIMENTS,
-        experiment,
-        verb="get",
-        group=GROUP,
-        plural=EXPERIMENTS,
-        namespace=namespace,
-        name=experiment,
-    )
+    found = CustomObjects(kube, GROUP, VERSION, EXPERIMENTS, namespace).get(experiment)
     if found is None:
         raise ActivityFailed(
             f"ChaosExperiment '{experiment}' is not installed in namespace "

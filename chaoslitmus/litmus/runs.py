@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from datetime import datetime, timezone
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import SYNCED, Kube, KubeError, follow, follow_many
+from chaoslitmus.k8s import SYNCED, CustomObjects, Kube, KubeError, follow_many
 from chaoslitmus.litmus.manifests import (
     ENGINES,
     GROUP,
@@ -37,21 +36,14 @@ def now_iso() -> str:
     )
 
 
+def litmus(kube: Kube, namespace: str, plural: str) -> CustomObjects:
+    """Litmus objects of one kind in one namespace."""
+    return CustomObjects(kube, GROUP, VERSION, plural, namespace)
+
+
 def get_object(kube: Kube, namespace: str, plural: str, name: str) -> dict | None:
     """A Litmus object, or None when it does not exist."""
-    return kube.maybe(
-        kube.custom.get_namespaced_custom_object,
-        GROUP,
-        VERSION,
-        namespace,
-        plural,
-        name,
-        verb="get",
-        group=GROUP,
-        plural=plural,
-        namespace=namespace,
-        name=name,
-    )
+    return litmus(kube, namespace, plural).get(name)
 
 
 def results_of(engine: dict) -> list[tuple[str, str]]:
@@ -79,19 +71,7 @@ def create_engine(kube: Kube, manifest: dict, generated_name: bool) -> dict:
     for _ in range(NAME_ATTEMPTS):
         name = manifest["metadata"]["name"]
         try:
-            return kube.create(
-                kube.custom.create_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                ENGINES,
-                body=manifest,
-                read=functools.partial(get_object, kube, namespace, ENGINES, name),
-                group=GROUP,
-                plural=ENGINES,
-                namespace=namespace,
-                name=name,
-            )
+            return litmus(kube, namespace, ENGINES).create(manifest)
         except KubeError as exc:
             if exc.status != 409:
                 raise
@@ -135,25 +115,11 @@ def wait_for_run(
     )
     tracker.observe_engine(engine)
 
-    def stream(plural: str, object_name: str):
-        return functools.partial(
-            follow,
-            kube,
-            kube.custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            plural,
-            deadline=deadline,
-            group=GROUP,
-            plural=plural,
-            namespace=namespace,
-            field_selector=f"metadata.name={object_name}",
-        )
-
+    engines = litmus(kube, namespace, ENGINES)
+    results = litmus(kube, namespace, RESULTS)
     streams = {
-        "engine": lambda stop: stream(ENGINES, name)(stop=stop),
-        "result": lambda stop: stream(RESULTS, result)(stop=stop),
+        "engine": lambda stop: engines.follow(name, deadline, stop),
+        "result": lambda stop: results.follow(result, deadline, stop),
     }
     outcome = None
     for event in follow_many(streams, deadline):
