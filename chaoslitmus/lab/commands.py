@@ -42,21 +42,25 @@ __all__ = ["add_lab_parser", "run_lab_command"]
 
 log = logging.getLogger("chaoslitmus.lab")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The CLI's defaults are LabOptions' own, so the two can never drift apart.
+_DEFAULTS = LabOptions()
 
 
 def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mesh", choices=MESHES, default="appmesh")
+    parser.add_argument("--mesh", choices=MESHES, default=_DEFAULTS.mesh)
     parser.add_argument(
         "--appmesh-api",
         choices=APPMESH_APIS,
-        default="v1beta2",
+        default=_DEFAULTS.appmesh_api,
         help="App Mesh CRD version the lab serves (default: v1beta2)",
     )
-    parser.add_argument("--ratings-replicas", type=int, default=2, metavar="N")
+    parser.add_argument(
+        "--ratings-replicas", type=int, default=_DEFAULTS.ratings_replicas, metavar="N"
+    )
     parser.add_argument(
         "--reviews-timeout-ms",
         type=int,
-        default=2500,
+        default=_DEFAULTS.reviews_timeout_ms,
         metavar="MS",
         help="how long reviews waits for ratings before answering 500",
     )
@@ -71,17 +75,17 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--litmus-startup-s",
         type=float,
-        default=3.0,
+        default=_DEFAULTS.litmus_startup_s,
         metavar="S",
         help="seconds Litmus' runner and experiment pods take to start",
     )
     parser.add_argument(
         "--retry-host-predicate",
         choices=HOST_PREDICATES,
-        default="previous_hosts",
+        default=_DEFAULTS.retry_host_predicate,
         help="whether a retry avoids the hosts this request already tried",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="N")
+    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, metavar="N")
     parser.add_argument(
         "--kubeconfig",
         default=None,

@@ -25,7 +25,12 @@ from chaoslitmus.litmus.runs import (
     results_of,
     wait_for_run,
 )
-from chaoslitmus.litmus.status import engine_finished, engine_summary, result_summary
+from chaoslitmus.litmus.status import (
+    RESULT_FINAL_PHASES,
+    engine_finished,
+    engine_summary,
+    result_summary,
+)
 from chaoslitmus.sources import load_documents
 
 __all__ = [
@@ -772,7 +777,7 @@ def _left_by_earlier_run(result: dict | None, engine: dict, experiment: str) -> 
     uid = (result["metadata"].get("labels") or {}).get("chaosUID")
     if uid:
         return uid != engine["metadata"].get("uid")
-    final = result_summary(result)["phase"] not in ("", "Running", "Initialized")
+    final = result_summary(result)["phase"] in RESULT_FINAL_PHASES
     return final and not engine_finished(engine, experiment)
 
 

@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from chaoslitmus.report.model import Traffic
 from chaoslitmus.report.series import (
@@ -235,17 +236,7 @@ def latency_scatter_svg(panels: Sequence[Panel], prefix: str = "lat-") -> str:
         log = bool(positive) and max(positive) / max(min(positive), 0.01) > 30
         seen: dict[str, object] = {}
         for ax, panel, (points, spans) in zip(axes, panels, placed, strict=True):
-            _title(ax, panel)
-            _spans(ax, spans)
-            if not points:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no traffic recorded",
-                    transform=ax.transAxes,
-                    ha="center",
-                    color="#78909c",
-                )
+            _frame(ax, panel, spans, bool(points))
             for outcome, colour in colours.items():
                 chosen = [p for p in points if p.outcome == outcome]
                 if not chosen:
@@ -276,6 +267,22 @@ def latency_scatter_svg(panels: Sequence[Panel], prefix: str = "lat-") -> str:
         return _svg(figure, [seen[o] for o in order], order, prefix)
 
 
+def _frame(ax: Any, panel: Panel, spans: Sequence[Span], has_points: bool) -> None:
+    """What every panel shows first: its title, the window spans, and a note
+    when there is no traffic to draw."""
+    _title(ax, panel)
+    _spans(ax, spans)
+    if not has_points:
+        ax.text(
+            0.5,
+            0.5,
+            "no traffic recorded",
+            transform=ax.transAxes,
+            ha="center",
+            color="#78909c",
+        )
+
+
 def status_bars_svg(panels: Sequence[Panel], prefix: str = "bars-") -> str:
     """Request rate stacked by outcome, one panel per run, shared bins and axes."""
     from matplotlib import rc_context
@@ -288,17 +295,7 @@ def status_bars_svg(panels: Sequence[Panel], prefix: str = "bars-") -> str:
         width = bin_width(length, max(len(points) for points, _ in placed))
         seen: dict[str, object] = {}
         for ax, panel, (points, spans) in zip(axes, panels, placed, strict=True):
-            _title(ax, panel)
-            _spans(ax, spans)
-            if not points:
-                ax.text(
-                    0.5,
-                    0.5,
-                    "no traffic recorded",
-                    transform=ax.transAxes,
-                    ha="center",
-                    color="#78909c",
-                )
+            _frame(ax, panel, spans, bool(points))
             bins = counts_per_bin(points, width, length if points else None)
             bottoms = [0.0] * len(bins)
             for outcome, colour in colours.items():
