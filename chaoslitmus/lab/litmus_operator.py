@@ -39,7 +39,6 @@ import copy
 import logging
 import random
 import re
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -52,9 +51,10 @@ from chaoslitmus.lab.litmus_rules import (
     ChaosError,
     Shape,
     StatusCheckError,
-    TargetSelectionError,
     TargetSpec,
 )
+from chaoslitmus.lab.litmus_targets import TargetFinder
+from chaoslitmus.lab.store_client import StoreClient, status_code
 
 if TYPE_CHECKING:
     from chaoslitmus.lab.store import Store
@@ -67,18 +67,10 @@ ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
 EXPERIMENTS = "litmuschaos.io/v1alpha1/chaosexperiments"
 RESULTS = "litmuschaos.io/v1alpha1/chaosresults"
 PODS = "v1/pods"
-EVENTS = "v1/events"
 SERVICE_ACCOUNTS = "v1/serviceaccounts"
 JOBS = "batch/v1/jobs"
-REPLICASETS = "apps/v1/replicasets"
 CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 RESULT_CRD = "chaosresults.litmuschaos.io"
-
-WORKLOAD_RESOURCES = {
-    "deployment": "apps/v1/deployments",
-    "statefulset": "apps/v1/statefulsets",
-    "daemonset": "apps/v1/daemonsets",
-}
 
 RUNNER_IMAGE = {
     "3.x": "litmuschaos.docker.scarf.sh/litmuschaos/chaos-runner:3.28.0",
@@ -95,10 +87,6 @@ _NAME_ARG = re.compile(r"-name\s+([a-z0-9-]+)")
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _status_code(exc: BaseException) -> int | None:
-    return getattr(exc, "status", None)
 
 
 @dataclass
@@ -173,6 +161,8 @@ class LitmusOperator:
         self.status_interval_s = status_interval_s
         self.pod_ready_delay_s = pod_ready_delay_s
         self.min_chaos_interval_s = min_chaos_interval_s
+        self.client = StoreClient(store, self._now)
+        self.targets = TargetFinder(self.client, self.rng)
         self._runs: dict[str, _Run] = {}
         self._stalled: set[str] = set()  # 1.2.0 silent annotation-check failures
         self._background: set[asyncio.Task[None]] = set()
@@ -200,7 +190,7 @@ class LitmusOperator:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    if _status_code(exc) == 410:
+                    if status_code(exc) == 410:
                         resource_version = self._relist()
                         continue
                     # CRD not served yet, or a store hiccup: retry from scratch.
@@ -241,7 +231,7 @@ class LitmusOperator:
             try:
                 engine = self.store.get(ENGINES, namespace, name)
             except Exception as exc:
-                if _status_code(exc) == 404:
+                if status_code(exc) == 404:
                     return
                 raise
             uid = engine["metadata"]["uid"]
@@ -276,10 +266,10 @@ class LitmusOperator:
             obj.setdefault("status", {})["engineStatus"] = rules.STATUS_INITIALIZED
             self._add_finalizer(obj)
 
-        updated = self._update(ENGINES, meta["namespace"], meta["name"], mutate)
+        updated = self.client.update(ENGINES, meta["namespace"], meta["name"], mutate)
         if updated is None:
             return
-        self._event(
+        self.client.event(
             updated,
             "ChaosEngineInitialized",
             f"Identifying app under test & launching {meta['name']}-runner",
@@ -298,9 +288,10 @@ class LitmusOperator:
         label = f"chaosengine {namespace}/{name}"
         if rules.FINALIZER not in (meta.get("finalizers") or []):
             engine = (
-                self._update(ENGINES, namespace, name, self._add_finalizer) or engine
+                self.client.update(ENGINES, namespace, name, self._add_finalizer)
+                or engine
             )
-            self._event(
+            self.client.event(
                 engine,
                 "ChaosEngineInitialized",
                 f"Identifying app under test & launching {name}-runner",
@@ -308,7 +299,7 @@ class LitmusOperator:
         shape = self._shape()
         problem = rules.appinfo_error(spec) if shape == "3.x" else None
         if problem is None and rules.annotation_check_on(spec, shape):
-            problem = self._annotation_problem(engine, shape)
+            problem = self.targets.annotation_problem(engine, shape)
             if problem is not None and shape == "1.x":
                 if uid not in self._stalled:
                     self._stalled.add(uid)
@@ -321,13 +312,13 @@ class LitmusOperator:
                 return
         if problem is not None:
             log.warning("%s: %s; setting engineState=stop", label, problem)
-            self._event(
+            self.client.event(
                 engine,
                 "ChaosResourcesOperationFailed",
                 f"(app identification) {problem}",
                 "Warning",
             )
-            self._update(
+            self.client.update(
                 ENGINES,
                 namespace,
                 name,
@@ -337,7 +328,7 @@ class LitmusOperator:
         self._stalled.discard(uid)
         if not spec.get("experiments"):
             log.warning("%s: no experiments listed; nothing to run", label)
-            self._event(
+            self.client.event(
                 engine,
                 "ChaosResourcesOperationFailed",
                 "(chaos start) application experiment list is empty",
@@ -346,7 +337,7 @@ class LitmusOperator:
             return
         run = _Run(uid=uid, namespace=namespace, name=name, shape=shape)
         service_account = spec.get("chaosServiceAccount") or ""
-        if not self._exists(SERVICE_ACCOUNTS, namespace, service_account):
+        if not self.client.exists(SERVICE_ACCOUNTS, namespace, service_account):
             run.sa_missing = True
             log.warning(
                 "%s: service account %r not found in %s; the runner pod cannot start",
@@ -354,7 +345,7 @@ class LitmusOperator:
                 service_account,
                 namespace,
             )
-            self._event(
+            self.client.event(
                 engine,
                 "ChaosResourcesOperationFailed",
                 f"(chaos start) Unable to get chaos resources: serviceaccount "
@@ -402,9 +393,9 @@ class LitmusOperator:
             )
             status["engineStatus"] = rules.STATUS_STOPPED
 
-        updated = self._update(ENGINES, namespace, name, mutate)
+        updated = self.client.update(ENGINES, namespace, name, mutate)
         if deleted and updated is not None and not deleting:
-            self._event(
+            self.client.event(
                 updated, "ChaosEngineStopped", "Chaos resources deleted successfully"
             )
         log.info(
@@ -431,35 +422,35 @@ class LitmusOperator:
                 if f != rules.FINALIZER
             ]
 
-        updated = self._update(ENGINES, namespace, name, mutate)
+        updated = self.client.update(ENGINES, namespace, name, mutate)
         if updated is not None:
-            self._event(updated, "RestartInProgress", "ChaosEngine is restarted")
+            self.client.event(updated, "RestartInProgress", "ChaosEngine is restarted")
             log.info("chaosengine %s/%s restarted", namespace, name)
 
     def _complete(self, run: _Run) -> None:
         """The runner exited: engine completed and stopped; clean the runner up."""
         self._runs.pop(run.uid, None)
-        engine = self._get(ENGINES, run.namespace, run.name)
+        engine = self.client.get(ENGINES, run.namespace, run.name)
         if engine is None or engine["metadata"]["uid"] != run.uid:
             return
         runner = f"{run.name}-runner"
-        self._set_status(PODS, run.namespace, runner, rules.terminate_pod_status)
+        self.client.set_status(PODS, run.namespace, runner, rules.terminate_pod_status)
 
         def mutate(obj: dict[str, Any]) -> None:
             obj.setdefault("status", {})["engineStatus"] = rules.STATUS_COMPLETED
             obj.setdefault("spec", {})["engineState"] = rules.ENGINE_STOP
 
-        updated = self._update(ENGINES, run.namespace, run.name, mutate)
+        updated = self.client.update(ENGINES, run.namespace, run.name, mutate)
         if updated is None:
             return
-        self._event(
+        self.client.event(
             updated,
             "ChaosEngineCompleted",
             "ChaosEngine completed, will delete or retain the resources according "
             "to jobCleanUpPolicy",
         )
         if rules.cleanup_deletes(updated.get("spec") or {}, run.shape):
-            self._delete(PODS, run.namespace, runner)
+            self.client.delete(PODS, run.namespace, runner)
         log.info(
             "%s completed (verdicts: %s)", run.label, ", ".join(run.verdicts) or "none"
         )
@@ -469,7 +460,7 @@ class LitmusOperator:
     async def _execute(self, run: _Run) -> None:
         """The chaos-runner: each listed experiment in order, then exit."""
         try:
-            engine = self._get(ENGINES, run.namespace, run.name)
+            engine = self.client.get(ENGINES, run.namespace, run.name)
             experiments = list(
                 ((engine or {}).get("spec") or {}).get("experiments") or []
             )
@@ -490,12 +481,12 @@ class LitmusOperator:
         waiting_verdict = "Waiting" if run.shape == "1.x" else "N/A"
         self._add_entry(run, exp_name, rules.ENTRY_WAITING, waiting_verdict)
         await self._wait(run, self.startup_s)
-        engine = self._get(ENGINES, run.namespace, run.name)
+        engine = self.client.get(ENGINES, run.namespace, run.name)
         if engine is None:
             return False
         if run.sa_missing:
             self._set_entry(run, status=rules.ENTRY_SKIPPED, verdict="Fail")
-            self._event(
+            self.client.event(
                 engine,
                 "ExperimentSkipped",
                 f"{exp_name} experiment skipped",
@@ -505,11 +496,11 @@ class LitmusOperator:
             run.verdicts.append(f"{exp_name}=Skipped")
             log.warning("%s: %s skipped: no chaos service account", run.label, exp_name)
             return False
-        experiment = self._get(EXPERIMENTS, run.namespace, exp_name)
+        experiment = self.client.get(EXPERIMENTS, run.namespace, exp_name)
         if experiment is None:
             verdict = "Failed" if run.shape == "1.x" else "Fail"
             self._set_entry(run, status=rules.ENTRY_NOT_FOUND, verdict=verdict)
-            self._event(
+            self.client.event(
                 engine,
                 "ExperimentSkipped",
                 f"{exp_name} experiment skipped",
@@ -582,7 +573,7 @@ class LitmusOperator:
             return
         if kind != "pod-network-latency":
             raise ChaosError(f"the lab does not emulate the {kind} fault")
-        targets = self._select(run, spec, env)
+        targets = self.targets.select(run.shape, spec, env)
         await self._wait(run, rules.env_int(env, "RAMP_TIME"))
         latency = rules.env_int(env, "NETWORK_LATENCY")
         jitter = rules.env_int(env, "JITTER")
@@ -621,11 +612,11 @@ class LitmusOperator:
             env, "CHAOS_INTERVAL", POD_DELETE_DEFAULTS["CHAOS_INTERVAL"]
         )
         force = rules.env_bool(env, "FORCE")
-        targets = self._select(run, spec, env)
+        targets = self.targets.select(run.shape, spec, env)
         await self._wait(run, rules.env_int(env, "RAMP_TIME"))
         start = loop.time()
         while True:
-            workloads = self._workload_names(spec.namespace, targets)
+            workloads = self.targets.workload_names(spec.namespace, targets)
             kind = spec.kind or "pod"
             self._update_result_targets(run, workloads or targets, kind, "targeted")
             restarts = [self._kill_pod(spec.namespace, pod, force) for pod in targets]
@@ -643,142 +634,7 @@ class LitmusOperator:
                     raise StatusCheckError("re-created pods did not become Running")
             if loop.time() - start >= duration:
                 return
-            targets = self._select(run, spec, env)
-
-    def _select(self, run: _Run, spec: TargetSpec, env: Mapping[str, str]) -> list[str]:
-        """Target pod names in `spec.namespace` (TARGET_PODS, or a random pick)."""
-        if run.shape == "1.x":
-            # 1.2.0 ansible: one random pod of the labelled app, nothing else.
-            candidates = self._candidates(spec)
-            return rules.pick_targets(candidates, 0, self.rng)
-        named = rules.split_names(rules.env_value(env, "TARGET_PODS"))
-        if named:
-            missing = [n for n in named if not self._exists(PODS, spec.namespace, n)]
-            if missing:
-                raise TargetSelectionError(
-                    f"target pods {', '.join(missing)} not found "
-                    f"in namespace {spec.namespace}"
-                )
-            return named
-        candidates = self._candidates(spec)
-        return rules.pick_targets(
-            candidates, rules.env_int(env, "PODS_AFFECTED_PERC"), self.rng
-        )
-
-    def _candidates(self, spec: TargetSpec) -> list[str]:
-        """Running, non-chaos pods matching the engine's app info or selectors."""
-        namespace = spec.namespace
-        if spec.selectors:
-            pods = self._selector_pods(spec)
-        else:
-            items = self._list_pods(namespace, spec.label)
-            pods = [p for p in items if rules.is_candidate(p)]
-            if spec.kind:
-                pods = rules.filter_by_kind(
-                    pods, spec.kind, self._intermediates(namespace)
-                )
-        names = sorted(p["metadata"]["name"] for p in pods)
-        if not names:
-            raise TargetSelectionError(
-                f"no pod found for specified target {spec.describe()}"
-            )
-        return names
-
-    def _selector_pods(self, spec: TargetSpec) -> list[Mapping[str, Any]]:
-        selectors = spec.selectors or {}
-        out: list[Mapping[str, Any]] = []
-        for item in selectors.get("pods") or []:
-            namespace = item.get("namespace") or spec.namespace
-            if namespace != spec.namespace:
-                raise TargetSelectionError(
-                    "the lab supports selectors in the app namespace only"
-                )
-            for name in rules.split_names(item.get("names") or ""):
-                pod = self._get(PODS, namespace, name)
-                if pod is not None and rules.is_candidate(pod):
-                    out.append(pod)
-        for item in selectors.get("workloads") or []:
-            namespace = item.get("namespace") or spec.namespace
-            if namespace != spec.namespace:
-                raise TargetSelectionError(
-                    "the lab supports selectors in the app namespace only"
-                )
-            items = self._list_pods(namespace, item.get("labels") or "")
-            pods = [p for p in items if rules.is_candidate(p)]
-            names = rules.split_names(item.get("names") or "") or None
-            out.extend(
-                rules.filter_by_kind(
-                    pods, item.get("kind") or "", self._intermediates(namespace), names
-                )
-            )
-        return out
-
-    def _list_pods(self, namespace: str, label: str) -> list[dict[str, Any]]:
-        """Pods by label selector; a selector the apiserver refuses is the
-        engine's mistake, so it fails target selection, not the operator."""
-        try:
-            items, _ = self.store.list(PODS, namespace, label_selector=label or None)
-        except Exception as exc:
-            if _status_code(exc) in (400, 404):
-                raise TargetSelectionError(
-                    f"cannot list pods with {label!r} in {namespace}: {exc}"
-                ) from None
-            raise
-        return items
-
-    def _intermediates(
-        self, namespace: str
-    ) -> dict[tuple[str, str], Mapping[str, Any]]:
-        try:
-            items, _ = self.store.list(REPLICASETS, namespace)
-        except Exception:
-            return {}
-        return {("ReplicaSet", rs["metadata"]["name"]): rs for rs in items}
-
-    def _workload_names(self, namespace: str, pods: list[str]) -> list[str]:
-        """The workloads owning these pods (pod-delete reports its targets so)."""
-        intermediates = self._intermediates(namespace)
-        names: list[str] = []
-        for name in pods:
-            pod = self._get(PODS, namespace, name)
-            workload = rules.pod_workload(pod, intermediates) if pod else None
-            if workload and workload[1] not in names:
-                names.append(workload[1])
-        return names
-
-    def _annotation_problem(
-        self, engine: Mapping[str, Any], shape: Shape
-    ) -> str | None:
-        """Why the annotation check fails, or None when it passes."""
-        spec = engine.get("spec") or {}
-        info = spec.get("appinfo") or {}
-        kind, label = info.get("appkind") or "", info.get("applabel") or ""
-        namespace = rules.app_namespace(engine)
-        if not (kind and label):
-            return (
-                "incomplete appinfo: annotationCheck needs appns, applabel and appkind"
-            )
-        resource = WORKLOAD_RESOURCES.get(kind.lower())
-        if resource is None:
-            return f"appkind {kind!r} cannot be checked for the chaos annotation"
-        try:
-            items, _ = self.store.list(resource, namespace, label_selector=label)
-        except Exception as exc:
-            return f"cannot list {kind}s with {label} in {namespace}: {exc}"
-        annotated = [
-            w
-            for w in items
-            if ((w["metadata"].get("annotations") or {}).get(rules.CHAOS_ANNOTATION))
-            == "true"
-        ]
-        if not annotated:
-            return (
-                f"no {kind} with label {label} in {namespace} is annotated "
-                f'{rules.CHAOS_ANNOTATION}="true"'
-            )
-        if shape == "1.x" and len(annotated) > 1:
-            return f"more than one annotated {kind} matches {label} in {namespace}"
-        return None
+            targets = self.targets.select(run.shape, spec, env)
 
     # ------------------------------------------------------------- faults
 
@@ -803,16 +659,16 @@ class LitmusOperator:
     ) -> asyncio.Task[None] | None:
         """Delete a pod and let its ReplicaSet re-create it; the returned task
         ends when the new pod is Ready."""
-        pod = self._get(PODS, namespace, name)
+        pod = self.client.get(PODS, namespace, name)
         if pod is None:
             return None
-        self._delete(PODS, namespace, name, grace_period_s=0 if force else None)
+        self.client.delete(PODS, namespace, name, grace_period_s=0 if force else None)
         self._sink("pod_deleted", namespace, name)
         replacement = world.replacement_pod(
             pod, rules.pod_suffix(self._names), self._now()
         )
         try:
-            created = self._create_with_status(
+            created = self.client.create_with_status(
                 PODS, namespace, replacement, replacement.pop("status")
             )
         except Exception as exc:
@@ -833,7 +689,7 @@ class LitmusOperator:
         def ready(status: dict[str, Any]) -> None:
             world.mark_pod_ready(status, now)
 
-        if self._set_status(PODS, namespace, name, ready) is not None:
+        if self.client.set_status(PODS, namespace, name, ready) is not None:
             self._sink("pod_ready", namespace, name)
 
     def _sink(self, method: str, *args: Any) -> None:
@@ -877,7 +733,7 @@ class LitmusOperator:
                 "experiment": exp_name,
                 "instance": env.get("INSTANCE_ID", "").strip(),
             }
-        existing = self._get(RESULTS, run.namespace, name)
+        existing = self.client.get(RESULTS, run.namespace, name)
         if existing is None:
             created: dict[str, Any] = {
                 "apiVersion": "litmuschaos.io/v1alpha1",
@@ -927,7 +783,7 @@ class LitmusOperator:
             )
             final.update(obj)
 
-        self._update(RESULTS, run.namespace, name, mutate)
+        self.client.update(RESULTS, run.namespace, name, mutate)
         verdict = rules.result_verdict(final) or outcome
         if final:
             self._event_on_result(
@@ -944,7 +800,7 @@ class LitmusOperator:
         def mutate(obj: dict[str, Any]) -> None:
             change(obj.setdefault("status", {}))
 
-        self._update(RESULTS, run.namespace, run.result_name, mutate)
+        self.client.update(RESULTS, run.namespace, run.result_name, mutate)
 
     def _update_result_targets(
         self, run: _Run, names: list[str], kind: str, status: str
@@ -970,7 +826,7 @@ class LitmusOperator:
             entries.append(entry)
             obj.setdefault("status", {})["experiments"] = entries
 
-        self._update(ENGINES, run.namespace, run.name, mutate, uid=run.uid)
+        self.client.update(ENGINES, run.namespace, run.name, mutate, uid=run.uid)
 
     def _set_entry(self, run: _Run, **fields: str) -> None:
         if run.aborted:
@@ -988,7 +844,7 @@ class LitmusOperator:
             }
             obj["status"]["experiments"] = entries
 
-        self._update(ENGINES, run.namespace, run.name, mutate, uid=run.uid)
+        self.client.update(ENGINES, run.namespace, run.name, mutate, uid=run.uid)
 
     async def _wait(self, run: _Run, seconds: float) -> None:
         """Sleep to a deadline, re-patching the entry like the runner does."""
@@ -1013,10 +869,10 @@ class LitmusOperator:
 
     def _ensure_runner_pod(self, engine: Mapping[str, Any], shape: Shape) -> None:
         meta = engine["metadata"]
-        if self._exists(PODS, meta["namespace"], f"{meta['name']}-runner"):
+        if self.client.exists(PODS, meta["namespace"], f"{meta['name']}-runner"):
             return
         pod = rules.runner_pod(engine, RUNNER_IMAGE[shape])
-        self._create_with_status(
+        self.client.create_with_status(
             PODS, meta["namespace"], pod, self._running_status(pod)
         )
 
@@ -1032,12 +888,14 @@ class LitmusOperator:
         job_name += rules.random_suffix(self._names)
         job = rules.job_manifest(engine, experiment, env, job_name)
         now = self._now()
-        job = self._create_with_status(
+        job = self.client.create_with_status(
             JOBS, run.namespace, job, {"active": 1, "startTime": now}
         )
         pod_name = f"{job_name}-{rules.pod_suffix(self._names)}"
         pod = rules.job_pod(job, pod_name)
-        self._create_with_status(PODS, run.namespace, pod, self._running_status(pod))
+        self.client.create_with_status(
+            PODS, run.namespace, pod, self._running_status(pod)
+        )
         return job, pod_name
 
     def _running_status(self, pod: Mapping[str, Any]) -> dict[str, Any]:
@@ -1049,7 +907,7 @@ class LitmusOperator:
         """Experiment pod exits 0, Job succeeds; delete both per jobCleanUpPolicy."""
         now = self._now()
         job_name = job["metadata"]["name"]
-        self._set_status(PODS, run.namespace, pod, rules.terminate_pod_status)
+        self.client.set_status(PODS, run.namespace, pod, rules.terminate_pod_status)
 
         def succeeded(status: dict[str, Any]) -> None:
             status.pop("active", None)
@@ -1061,10 +919,10 @@ class LitmusOperator:
                 ],
             )
 
-        self._set_status(JOBS, run.namespace, job_name, succeeded)
+        self.client.set_status(JOBS, run.namespace, job_name, succeeded)
         if rules.cleanup_deletes(engine.get("spec") or {}, run.shape):
-            self._delete(JOBS, run.namespace, job_name)
-            self._delete(PODS, run.namespace, pod)
+            self.client.delete(JOBS, run.namespace, job_name)
+            self.client.delete(PODS, run.namespace, pod)
 
     def _delete_chaos_resources(self, namespace: str, uid: str) -> int:
         """Force-delete Jobs and Pods labelled chaosUID=<uid>; how many pods went."""
@@ -1072,11 +930,11 @@ class LitmusOperator:
         count = 0
         for resource in (JOBS, PODS):
             try:
-                items, _ = self.store.list(resource, namespace, label_selector=selector)
+                items = self.client.list(resource, namespace, selector)
             except Exception:
                 continue
             for item in items:
-                if self._delete(
+                if self.client.delete(
                     resource, namespace, item["metadata"]["name"], grace_period_s=0
                 ):
                     count += resource == PODS
@@ -1088,7 +946,7 @@ class LitmusOperator:
         """Which Litmus generation's shapes to write (see class docstring)."""
         if self.litmus_version is not None:
             return self.litmus_version
-        crd = self._get(CRDS, None, RESULT_CRD)
+        crd = self.client.get(CRDS, None, RESULT_CRD)
         if crd is None:
             return "3.x"
         for version in (crd.get("spec") or {}).get("versions") or []:
@@ -1101,135 +959,10 @@ class LitmusOperator:
     def _now(self) -> str:
         return self.clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _get(
-        self, resource: str, namespace: str | None, name: str
-    ) -> dict[str, Any] | None:
-        if not name:
-            return None
-        try:
-            return self.store.get(resource, namespace, name)
-        except Exception as exc:
-            if _status_code(exc) == 404:
-                return None
-            raise
-
-    def _exists(self, resource: str, namespace: str, name: str) -> bool:
-        return self._get(resource, namespace, name) is not None
-
-    def _delete(
-        self,
-        resource: str,
-        namespace: str,
-        name: str,
-        grace_period_s: int | None = None,
-    ) -> bool:
-        try:
-            self.store.delete(resource, namespace, name, grace_period_s=grace_period_s)
-            return True
-        except Exception as exc:
-            if _status_code(exc) == 404:
-                return False
-            raise
-
-    def _update(
-        self,
-        resource: str,
-        namespace: str,
-        name: str,
-        mutate: Callable[[dict[str, Any]], None],
-        uid: str | None = None,
-    ) -> dict[str, Any] | None:
-        """Read-modify-write (a full Update, like the Go controllers); None if gone.
-
-        Store calls are synchronous on this loop, so nothing interleaves
-        between the read and the write.
-        """
-        current = self._get(resource, namespace, name)
-        if current is None or (uid is not None and current["metadata"]["uid"] != uid):
-            return None
-        body = copy.deepcopy(current)
-        mutate(body)
-        if body == current:
-            return current
-        try:
-            return self.store.replace(resource, namespace, name, body)
-        except Exception as exc:
-            if _status_code(exc) == 404:
-                return None
-            raise
-
-    def _create_with_status(
-        self, resource: str, namespace: str, obj: dict[str, Any], status: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Create, then write status (dropped on create for status subresources)."""
-        created = self.store.create(resource, namespace, {**obj, "status": status})
-        if created.get("status") == status:
-            return created
-        return (
-            self._set_status(
-                resource,
-                namespace,
-                created["metadata"]["name"],
-                lambda s: s.update(status),
-            )
-            or created
-        )
-
-    def _set_status(
-        self,
-        resource: str,
-        namespace: str,
-        name: str,
-        change: Callable[[dict[str, Any]], None],
-    ) -> dict[str, Any] | None:
-        """Change an object's status through /status, or inline without one."""
-        current = self._get(resource, namespace, name)
-        if current is None:
-            return None
-        body = copy.deepcopy(current)
-        body.setdefault("status", {})
-        change(body["status"])
-        try:
-            return self.store.replace(
-                resource, namespace, name, body, subresource="status"
-            )
-        except Exception as exc:
-            if _status_code(exc) != 404:
-                raise
-        # 404: the object went away, or its type has no status subresource
-        # (then status is part of the object, as for Litmus 3.x CRDs).
-        if self._get(resource, namespace, name) is None:
-            return None
-        return self.store.replace(resource, namespace, name, body)
-
-    def _event(
-        self,
-        obj: Mapping[str, Any],
-        reason: str,
-        message: str,
-        event_type: str = "Normal",
-        component: str = "chaos-operator",
-    ) -> None:
-        """A core/v1 Event on `obj`; failures only log (events are best effort)."""
-        meta = obj["metadata"]
-        event = rules.event_manifest(
-            obj,
-            reason,
-            message,
-            event_type,
-            component,
-            self._now(),
-            secrets.token_hex(8),
-        )
-        try:
-            self.store.create(EVENTS, meta["namespace"], event)
-        except Exception as exc:
-            log.debug("event %s on %s not recorded: %s", reason, meta["name"], exc)
-
     def _event_on_result(self, run: _Run, name: str, reason: str, message: str) -> None:
-        result = self._get(RESULTS, run.namespace, name)
+        result = self.client.get(RESULTS, run.namespace, name)
         if result is not None:
-            self._event(result, reason, message, component="experiment")
+            self.client.event(result, reason, message, component="experiment")
 
 
 class _Gone(Exception):
