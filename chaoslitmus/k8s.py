@@ -286,6 +286,7 @@ class Kube:
         self.deadline = deadline
         self.backoff = backoff
         self.rng = random.Random()
+        self._discovery: dict[tuple[str, str], dict | None] = {}
 
     @property
     def host(self) -> str:
@@ -470,12 +471,23 @@ class Kube:
             raise
 
     def served(self, group: str, version: str, plural: str) -> bool:
-        """Whether the API serves ``group/version/plural`` (discovery needs no RBAC)."""
-        api = self.custom if group else self.core
-        args = (group, version) if group else ()
-        body = self.maybe(
-            api.get_api_resources, *args, verb="discover", group=group, plural=plural
-        )
+        """Whether the API serves ``group/version/plural`` (discovery needs no RBAC).
+
+        One discovery request per group/version for the life of this client
+        (one activity call): preflight asks about several kinds of one group.
+        """
+        key = (group, version)
+        if key not in self._discovery:
+            api = self.custom if group else self.core
+            args = (group, version) if group else ()
+            self._discovery[key] = self.maybe(
+                api.get_api_resources,
+                *args,
+                verb="discover",
+                group=group,
+                plural=plural,
+            )
+        body = self._discovery[key]
         return bool(body) and any(
             r.get("name") == plural for r in body.get("resources", [])
         )
