@@ -228,12 +228,9 @@ class LitmusOperator:
                     self._abort(None, run)
                 self._stalled.discard(uid)
                 return
-            try:
-                engine = self.store.get(ENGINES, namespace, name)
-            except Exception as exc:
-                if status_code(exc) == 404:
-                    return
-                raise
+            engine = self.client.get(ENGINES, namespace, name)
+            if engine is None:
+                return
             uid = engine["metadata"]["uid"]
             action = rules.decide(engine, uid in self._runs)
             if action == "initialize":
