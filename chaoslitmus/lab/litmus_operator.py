@@ -8,6 +8,11 @@ experiment pods, the Job, `status.experiments[]`, events, and a ChaosResult
 whose verdict and history follow litmus-go's rules. The fault itself is
 handed to a `FaultSink` (the lab's data plane delays the chosen pods).
 
+This module is the control loop and the run's steps; beside it,
+`litmus_rules` holds the pure shapes and decisions, `litmus_targets` picks the
+pods, `litmus_results` writes the ChaosResult and engine entries, and
+`store_client` makes the controller-style Store calls.
+
 Choices where the lab cannot or does not copy Litmus exactly:
 
 * The runner and experiment pods "start" after `startup_s` (image pulls,
@@ -35,19 +40,20 @@ Choices where the lab cannot or does not copy Litmus exactly:
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from chaoslitmus.lab import litmus_rules as rules
 from chaoslitmus.lab import world
 from chaoslitmus.lab.faults import FaultSink, RecordingFaultSink, sink_call
+from chaoslitmus.lab.litmus_results import Run, RunRecorder
 from chaoslitmus.lab.litmus_rules import (
+    ENGINES,
+    EXPERIMENTS,
     ChaosError,
     Shape,
     StatusCheckError,
@@ -63,9 +69,6 @@ __all__ = ["LitmusOperator", "litmus_controller"]
 
 log = logging.getLogger("chaoslitmus.lab")
 
-ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
-EXPERIMENTS = "litmuschaos.io/v1alpha1/chaosexperiments"
-RESULTS = "litmuschaos.io/v1alpha1/chaosresults"
 PODS = "v1/pods"
 SERVICE_ACCOUNTS = "v1/serviceaccounts"
 JOBS = "batch/v1/jobs"
@@ -87,27 +90,6 @@ _NAME_ARG = re.compile(r"-name\s+([a-z0-9-]+)")
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@dataclass
-class _Run:
-    """One engine run in progress (what the runner and experiment pods hold)."""
-
-    uid: str
-    namespace: str
-    name: str
-    shape: Shape
-    sa_missing: bool = False
-    task: asyncio.Task[None] | None = None
-    aborted: bool = False
-    entry_index: int = -1
-    fault_id: str | None = None
-    result_name: str | None = None  # written as Running, no verdict yet
-    verdicts: list[str] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"chaosengine {self.namespace}/{self.name}"
 
 
 class LitmusOperator:
@@ -163,7 +145,8 @@ class LitmusOperator:
         self.min_chaos_interval_s = min_chaos_interval_s
         self.client = StoreClient(store, self._now)
         self.targets = TargetFinder(self.client, self.rng)
-        self._runs: dict[str, _Run] = {}
+        self.record = RunRecorder(self.client, self._now)
+        self._runs: dict[str, Run] = {}
         self._stalled: set[str] = set()  # 1.2.0 silent annotation-check failures
         self._background: set[asyncio.Task[None]] = set()
 
@@ -332,7 +315,7 @@ class LitmusOperator:
                 "Warning",
             )
             return
-        run = _Run(uid=uid, namespace=namespace, name=name, shape=shape)
+        run = Run(uid=uid, namespace=namespace, name=name, shape=shape)
         service_account = spec.get("chaosServiceAccount") or ""
         if not self.client.exists(SERVICE_ACCOUNTS, namespace, service_account):
             run.sa_missing = True
@@ -355,7 +338,7 @@ class LitmusOperator:
         self._runs[uid] = run
         run.task = asyncio.get_running_loop().create_task(self._execute(run))
 
-    def _abort(self, engine: dict[str, Any] | None, run: _Run | None) -> None:
+    def _abort(self, engine: dict[str, Any] | None, run: Run | None) -> None:
         """reconcileForDelete: end the fault, delete chaos pods, mark stopped.
 
         Used for `engineState: stop` while initialized and for deletion; it is
@@ -368,7 +351,7 @@ class LitmusOperator:
                 run.task.cancel()
             self._end_fault(run, aborted=True)
             if run.result_name is not None:
-                self._finish_result(run, "Stopped")
+                self.record.finish_result(run, "Stopped")
         if engine is None:
             return
         meta = engine["metadata"]
@@ -424,7 +407,7 @@ class LitmusOperator:
             self.client.event(updated, "RestartInProgress", "ChaosEngine is restarted")
             log.info("chaosengine %s/%s restarted", namespace, name)
 
-    def _complete(self, run: _Run) -> None:
+    def _complete(self, run: Run) -> None:
         """The runner exited: engine completed and stopped; clean the runner up."""
         self._runs.pop(run.uid, None)
         engine = self.client.get(ENGINES, run.namespace, run.name)
@@ -454,7 +437,7 @@ class LitmusOperator:
 
     # ------------------------------------------------------------- the run
 
-    async def _execute(self, run: _Run) -> None:
+    async def _execute(self, run: Run) -> None:
         """The chaos-runner: each listed experiment in order, then exit."""
         try:
             engine = self.client.get(ENGINES, run.namespace, run.name)
@@ -472,17 +455,17 @@ class LitmusOperator:
             log.exception("%s: runner failed", run.label)
             self._runs.pop(run.uid, None)
 
-    async def _run_experiment(self, run: _Run, item: Mapping[str, Any]) -> bool:
+    async def _run_experiment(self, run: Run, item: Mapping[str, Any]) -> bool:
         """One experiment; False when the runner stops after it (skip/not found)."""
         exp_name = str(item.get("name") or "")
         waiting_verdict = "Waiting" if run.shape == "1.x" else "N/A"
-        self._add_entry(run, exp_name, rules.ENTRY_WAITING, waiting_verdict)
+        self.record.add_entry(run, exp_name, rules.ENTRY_WAITING, waiting_verdict)
         await self._wait(run, self.startup_s)
         engine = self.client.get(ENGINES, run.namespace, run.name)
         if engine is None:
             return False
         if run.sa_missing:
-            self._set_entry(run, status=rules.ENTRY_SKIPPED, verdict="Fail")
+            self.record.set_entry(run, status=rules.ENTRY_SKIPPED, verdict="Fail")
             self.client.event(
                 engine,
                 "ExperimentSkipped",
@@ -496,7 +479,7 @@ class LitmusOperator:
         experiment = self.client.get(EXPERIMENTS, run.namespace, exp_name)
         if experiment is None:
             verdict = "Failed" if run.shape == "1.x" else "Fail"
-            self._set_entry(run, status=rules.ENTRY_NOT_FOUND, verdict=verdict)
+            self.record.set_entry(run, status=rules.ENTRY_NOT_FOUND, verdict=verdict)
             self.client.event(
                 engine,
                 "ExperimentSkipped",
@@ -515,17 +498,17 @@ class LitmusOperator:
         env = rules.experiment_env(experiment, item)
         job, pod = self._launch_job(run, engine, experiment, env)
         if run.shape == "1.x":
-            self._set_entry(
+            self.record.set_entry(
                 run,
                 name=job["metadata"]["name"],
                 status=rules.ENTRY_RUNNING,
                 verdict="Awaited",
             )
         else:
-            self._set_entry(
+            self.record.set_entry(
                 run, status=rules.ENTRY_RUNNING, verdict="Awaited", experimentPod=pod
             )
-        self._start_result(run, engine, experiment, env, job)
+        self.record.start_result(run, engine, experiment, env, job)
         log.info(
             "%s: experiment %s started (job %s)",
             run.label,
@@ -546,17 +529,17 @@ class LitmusOperator:
                 self._end_fault(run, aborted=False)
         if run.aborted:
             return False
-        verdict = self._finish_result(run, outcome, error_code, reason)
+        verdict = self.record.finish_result(run, outcome, error_code, reason)
         self._finish_job(run, engine, job, pod)
         done = rules.ENTRY_SUCCESS_1X if run.shape == "1.x" else rules.ENTRY_COMPLETED
-        self._set_entry(run, status=done, verdict=verdict)
+        self.record.set_entry(run, status=done, verdict=verdict)
         run.verdicts.append(f"{exp_name}={verdict}")
         log.info("%s: %s verdict %s", run.label, exp_name, verdict)
         return True
 
     async def _inject(
         self,
-        run: _Run,
+        run: Run,
         engine: Mapping[str, Any],
         experiment: Mapping[str, Any],
         env: Mapping[str, str],
@@ -576,12 +559,12 @@ class LitmusOperator:
         jitter = rules.env_int(env, "JITTER")
         duration = rules.env_int(env, "TOTAL_CHAOS_DURATION")
         fault_id = f"{run.namespace}/{job_name}"
-        self._update_result_targets(run, targets, "pod", "targeted")
+        self.record.update_result_targets(run, targets, "pod", "targeted")
         run.fault_id = fault_id
         self._sink(
             "start_latency", fault_id, spec.namespace, list(targets), latency, jitter
         )
-        self._update_result_targets(run, targets, "pod", "injected")
+        self.record.update_result_targets(run, targets, "pod", "injected")
         log.info(
             "%s: pod-network-latency injected %d±%d ms on %s/%s for %ds",
             run.label,
@@ -596,7 +579,7 @@ class LitmusOperator:
         log.info("%s: pod-network-latency reverted on %s", run.label, ",".join(targets))
 
     async def _pod_delete(
-        self, run: _Run, spec: TargetSpec, env: Mapping[str, str]
+        self, run: Run, spec: TargetSpec, env: Mapping[str, str]
     ) -> None:
         """litmus-go pod-delete: until the duration has passed, delete the chosen
         pods, wait CHAOS_INTERVAL, then wait for their ReplicaSet's new pods to be
@@ -615,7 +598,9 @@ class LitmusOperator:
         while True:
             workloads = self.targets.workload_names(spec.namespace, targets)
             kind = spec.kind or "pod"
-            self._update_result_targets(run, workloads or targets, kind, "targeted")
+            self.record.update_result_targets(
+                run, workloads or targets, kind, "targeted"
+            )
             restarts = [self._kill_pod(spec.namespace, pod, force) for pod in targets]
             log.info(
                 "%s: pod-delete deleted %s/%s",
@@ -635,14 +620,14 @@ class LitmusOperator:
 
     # ------------------------------------------------------------- faults
 
-    def _end_fault(self, run: _Run, aborted: bool) -> None:
+    def _end_fault(self, run: Run, aborted: bool) -> None:
         """Stop the latency fault if it is on (helpers remove netem on exit/abort)."""
         if run.fault_id is None:
             return
         fault_id, run.fault_id = run.fault_id, None
         self._sink("stop", fault_id)
         if run.result_name is not None:
-            self._update_result(
+            self.record.update_result(
                 run,
                 lambda status: status.update(
                     history=rules.revert_targets(status.get("history"))
@@ -695,155 +680,7 @@ class LitmusOperator:
         except Exception:
             log.exception("fault sink %s%r failed", method, args)
 
-    # ------------------------------------------------------------ results
-
-    def _start_result(
-        self,
-        run: _Run,
-        engine: Mapping[str, Any],
-        experiment: Mapping[str, Any],
-        env: Mapping[str, str],
-        job: Mapping[str, Any],
-    ) -> None:
-        """The experiment pod's first write: create or update to Running/Awaited."""
-        exp_name = experiment["metadata"]["name"]
-        if run.shape == "1.x":
-            name = f"{run.name}-{exp_name}"
-            labels = {
-                rules.CHAOS_UID_LABEL: run.uid,
-                "type": "ChaosResult",
-                "name": exp_name,
-            }
-            spec: dict[str, Any] = {"engine": run.name, "experiment": exp_name}
-        else:
-            name = rules.result_name(run.name, exp_name, env)
-            definition = (experiment.get("spec") or {}).get("definition") or {}
-            labels = {
-                **(definition.get("labels") or {}),
-                "name": exp_name,
-                "job-name": job["metadata"]["name"],
-                "controller-uid": job["metadata"]["uid"],
-                rules.CHAOS_UID_LABEL: run.uid,
-            }
-            spec = {
-                "engine": run.name,
-                "experiment": exp_name,
-                "instance": env.get("INSTANCE_ID", "").strip(),
-            }
-        existing = self.client.get(RESULTS, run.namespace, name)
-        if existing is None:
-            created: dict[str, Any] = {
-                "apiVersion": "litmuschaos.io/v1alpha1",
-                "kind": "ChaosResult",
-                "metadata": {
-                    "name": name,
-                    "namespace": run.namespace,
-                    "labels": labels,
-                },
-                "spec": spec,
-                "status": rules.result_running(None, run.shape),
-            }
-            self.store.create(RESULTS, run.namespace, created)
-        else:
-            body: dict[str, Any] = copy.deepcopy(existing)
-            body["metadata"]["labels"] = {
-                **(body["metadata"].get("labels") or {}),
-                **labels,
-            }
-            body["spec"] = {**(body.get("spec") or {}), **spec}
-            body["status"] = rules.result_running(existing.get("status"), run.shape)
-            self.store.replace(RESULTS, run.namespace, name, body)
-        run.result_name = name
-        self._event_on_result(
-            run, name, "Awaited", f"experiment: {exp_name}, Result: Awaited"
-        )
-
-    def _finish_result(
-        self, run: _Run, outcome: rules.Outcome, error_code: str = "", reason: str = ""
-    ) -> str:
-        """Write the final phase/verdict; returns the verdict the runner copies."""
-        name, run.result_name = run.result_name, None
-        if name is None:
-            return outcome
-        final: dict[str, Any] = {}
-
-        def mutate(obj: dict[str, Any]) -> None:
-            status = obj.get("status") or {}
-            if run.shape == "3.x":
-                status["history"] = rules.revert_targets(status.get("history"))
-            obj["status"] = rules.result_final(
-                status,
-                outcome,
-                run.shape,
-                error_code if outcome == "Error" else "",
-                reason,
-            )
-            final.update(obj)
-
-        self.client.update(RESULTS, run.namespace, name, mutate)
-        verdict = rules.result_verdict(final) or outcome
-        if final:
-            self._event_on_result(
-                run, name, verdict, f"experiment: {name}, Result: {verdict}"
-            )
-        return verdict
-
-    def _update_result(
-        self, run: _Run, change: Callable[[dict[str, Any]], None]
-    ) -> None:
-        if run.result_name is None or run.shape == "1.x":
-            return
-
-        def mutate(obj: dict[str, Any]) -> None:
-            change(obj.setdefault("status", {}))
-
-        self.client.update(RESULTS, run.namespace, run.result_name, mutate)
-
-    def _update_result_targets(
-        self, run: _Run, names: list[str], kind: str, status: str
-    ) -> None:
-        self._update_result(
-            run,
-            lambda s: s.update(
-                history=rules.merge_targets(s.get("history"), names, kind, status)
-            ),
-        )
-
-    # ------------------------------------------------------------ engine entries
-
-    def _add_entry(self, run: _Run, name: str, status: str, verdict: str) -> None:
-        now = self._now()
-        entry = rules.engine_entry(
-            name, run.name, status, verdict, rules.YET_TO_BE_LAUNCHED, now, run.shape
-        )
-
-        def mutate(obj: dict[str, Any]) -> None:
-            entries = list((obj.get("status") or {}).get("experiments") or [])
-            run.entry_index = len(entries)
-            entries.append(entry)
-            obj.setdefault("status", {})["experiments"] = entries
-
-        self.client.update(ENGINES, run.namespace, run.name, mutate, uid=run.uid)
-
-    def _set_entry(self, run: _Run, **fields: str) -> None:
-        if run.aborted:
-            return
-        now = self._now()
-
-        def mutate(obj: dict[str, Any]) -> None:
-            entries = list((obj.get("status") or {}).get("experiments") or [])
-            if not 0 <= run.entry_index < len(entries):
-                return
-            entries[run.entry_index] = {
-                **entries[run.entry_index],
-                **fields,
-                "lastUpdateTime": now,
-            }
-            obj["status"]["experiments"] = entries
-
-        self.client.update(ENGINES, run.namespace, run.name, mutate, uid=run.uid)
-
-    async def _wait(self, run: _Run, seconds: float) -> None:
+    async def _wait(self, run: Run, seconds: float) -> None:
         """Sleep to a deadline, re-patching the entry like the runner does."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, float(seconds))
@@ -860,7 +697,7 @@ class LitmusOperator:
                 and self.status_interval_s > 0
                 and not (run.aborted or run.sa_missing)
             ):
-                self._set_entry(run)
+                self.record.set_entry(run)
 
     # ------------------------------------------------------------ chaos pods
 
@@ -875,7 +712,7 @@ class LitmusOperator:
 
     def _launch_job(
         self,
-        run: _Run,
+        run: Run,
         engine: Mapping[str, Any],
         experiment: Mapping[str, Any],
         env: Mapping[str, str],
@@ -899,7 +736,7 @@ class LitmusOperator:
         return world.pod_status(pod["spec"], world.DEFAULT_POD_IP, self._now(), True)
 
     def _finish_job(
-        self, run: _Run, engine: Mapping[str, Any], job: Mapping[str, Any], pod: str
+        self, run: Run, engine: Mapping[str, Any], job: Mapping[str, Any], pod: str
     ) -> None:
         """Experiment pod exits 0, Job succeeds; delete both per jobCleanUpPolicy."""
         now = self._now()
@@ -955,11 +792,6 @@ class LitmusOperator:
 
     def _now(self) -> str:
         return self.clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def _event_on_result(self, run: _Run, name: str, reason: str, message: str) -> None:
-        result = self.client.get(RESULTS, run.namespace, name)
-        if result is not None:
-            self.client.event(result, reason, message, component="experiment")
 
 
 class _Gone(Exception):

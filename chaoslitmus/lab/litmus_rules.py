@@ -16,6 +16,11 @@ from typing import Any, Literal
 
 Shape = Literal["3.x", "1.x"]
 
+# The lab Store's names for the Litmus kinds ("group/version/plural").
+ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
+EXPERIMENTS = "litmuschaos.io/v1alpha1/chaosexperiments"
+RESULTS = "litmuschaos.io/v1alpha1/chaosresults"
+
 FINALIZER = "chaosengine.litmuschaos.io/finalizer"
 CHAOS_ANNOTATION = "litmuschaos.io/chaos"
 CHAOS_UID_LABEL = "chaosUID"
