@@ -47,7 +47,6 @@ class RunRecorder:
 
     def __init__(self, client: StoreClient, now: Callable[[], str]) -> None:
         self.client = client
-        self.store = client.store
         self.now = now
 
     def start_result(
@@ -96,7 +95,7 @@ class RunRecorder:
                 "spec": spec,
                 "status": rules.result_running(None, run.shape),
             }
-            self.store.create(RESULTS, run.namespace, created)
+            self.client.store.create(RESULTS, run.namespace, created)
         else:
             body: dict[str, Any] = copy.deepcopy(existing)
             body["metadata"]["labels"] = {
@@ -105,7 +104,7 @@ class RunRecorder:
             }
             body["spec"] = {**(body.get("spec") or {}), **spec}
             body["status"] = rules.result_running(existing.get("status"), run.shape)
-            self.store.replace(RESULTS, run.namespace, name, body)
+            self.client.store.replace(RESULTS, run.namespace, name, body)
         run.result_name = name
         self._event_on_result(
             run, name, "Awaited", f"experiment: {exp_name}, Result: Awaited"
