@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from .managed_fields import manager_from
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
 from .store import ApiError, Store, bad_request, unknown_resource
@@ -417,6 +418,7 @@ async def _resource_request(
             await _body(request),
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj, 201)
     if verb == "update":
@@ -428,6 +430,7 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "patch":
@@ -449,11 +452,19 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "delete":
         return await _delete(request, store, target)
     return await _delete_collection(request, store, target)
+
+
+def _field_manager(request: web.Request) -> str | None:
+    """Who the write is recorded as in managedFields (see .managed_fields)."""
+    return manager_from(
+        request.query.get("fieldManager"), request.headers.get("User-Agent")
+    )
 
 
 def _int_param(value: str | None) -> int | None:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import schemas
+from . import managed_fields, schemas
 from .objectmeta import metadata_causes
 from .patches import (
     PatchError,
@@ -388,6 +388,7 @@ class Store:
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """Create obj; 409 AlreadyExists, 422 Invalid, 404 if the namespace is missing.
 
@@ -426,6 +427,11 @@ class Store:
             meta["creationTimestamp"] = _now()
             meta["generation"] = 1
             self._defaults_on_create(rtype, body)
+            meta.pop("managedFields", None)
+            if field_manager:
+                meta["managedFields"] = managed_fields.record(
+                    None, None, body, field_manager, rtype.api_version, _now()
+                )
             if dry_run:
                 return self._present(body, rtype)
             meta["resourceVersion"] = self._next_rv()
@@ -599,6 +605,7 @@ class Store:
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """PUT: the body replaces the object; its resourceVersion is a precondition."""
         return self._update(
@@ -609,6 +616,7 @@ class Store:
             subresource,
             dry_run,
             field_validation,
+            field_manager,
         )
 
     def patch(
@@ -622,6 +630,7 @@ class Store:
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """PATCH with "merge" (RFC 7386), "json" (RFC 6902) or "strategic"."""
         rtype = self._type(resource)
@@ -657,7 +666,14 @@ class Store:
                 raise ApiError(422, "Invalid", str(exc)) from None
 
         return self._update(
-            rtype, namespace, name, compute, subresource, dry_run, field_validation
+            rtype,
+            namespace,
+            name,
+            compute,
+            subresource,
+            dry_run,
+            field_validation,
+            field_manager,
         )
 
     def _update(
@@ -669,6 +685,7 @@ class Store:
         subresource: str | None,
         dry_run: bool,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         with self._lock:
             rtype = self._type(resource)
@@ -707,7 +724,20 @@ class Store:
             self._admit(rtype, name, new, current, unknown, field_validation)
             if _spec_changed(rtype, current, new):
                 new["metadata"]["generation"] = cur_meta.get("generation", 1) + 1
+            self._keep_managed_fields(current, new)
             same = _without_rv(new) == _without_rv(current)
+            if field_manager and not same:
+                new["metadata"]["managedFields"] = managed_fields.record(
+                    cur_meta.get("managedFields"),
+                    current,
+                    new,
+                    field_manager,
+                    rtype.api_version,
+                    _now(),
+                    subresource,
+                )
+                if not new["metadata"]["managedFields"]:
+                    del new["metadata"]["managedFields"]
             if dry_run or same:
                 return self._present(new if dry_run else current, rtype)
             new["metadata"]["resourceVersion"] = self._next_rv()
@@ -721,6 +751,15 @@ class Store:
                 new["status"] = schemas.crd_status(new)
                 self.registry.add_crd(_clone(new))
             return self._present(new, rtype)
+
+    @staticmethod
+    def _keep_managed_fields(current: dict, new: dict) -> None:
+        """Only the server writes managedFields (see :mod:`.managed_fields`)."""
+        kept = current["metadata"].get("managedFields")
+        if kept is None:
+            new["metadata"].pop("managedFields", None)
+        else:
+            new["metadata"]["managedFields"] = _clone(kept)
 
     @staticmethod
     def _merge_update(
