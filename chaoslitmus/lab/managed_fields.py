@@ -69,9 +69,11 @@ def _fields(obj: dict | None, subresource: str | None) -> dict[Path, Any]:
         part = {
             k: v for k, v in obj.items() if k not in ("status", "apiVersion", "kind")
         }
-        meta = part.get("metadata")
+        meta = part.pop("metadata", None)
         if isinstance(meta, dict):
-            part["metadata"] = {k: v for k, v in meta.items() if k not in _IGNORED_META}
+            owned = {k: v for k, v in meta.items() if k not in _IGNORED_META}
+            if owned:
+                part["metadata"] = owned
     return _leaves(part)
 
 
