@@ -5,6 +5,7 @@ manager set last (``fieldsV1``, keys like ``f:spec`` / ``f:routes``). A route
 list without ``x-kubernetes-list-type`` is atomic, so exactly the manager that
 wrote the list last owns ``f:spec.f:<routes>``. Only a hint for messages:
 managedFields may be absent or reset, so ``None`` means "cannot tell".
+Sources: docs/mesh-behaviour.md, "Restoring retry settings".
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ Routes are identified by name; an unnamed route (Istio allows them) by its
 index and a fingerprint of its match conditions, then, if something moved
 it, by that fingerprint alone when exactly one unnamed route has it.
 
-Pure functions only: the I/O lives in :mod:`chaoslitmus.mesh.cluster`.
+The mesh facts this relies on (whole-list writes, route names, what the
+retry block covers) are in docs/mesh-behaviour.md, "Restoring retry
+settings". Pure functions only: the I/O lives in
+:mod:`chaoslitmus.mesh.cluster`.
 """
 
 from __future__ import annotations
