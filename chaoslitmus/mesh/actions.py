@@ -22,7 +22,7 @@ from chaoslib.types import Secrets
 
 from chaoslitmus.k8s import Kube
 from chaoslitmus.mesh import cluster
-from chaoslitmus.mesh.merge import plan_restore
+from chaoslitmus.mesh.merge import plan_restore, restore_message
 from chaoslitmus.mesh.policy import flag, make_policy
 from chaoslitmus.mesh.routes import (
     RouteError,
@@ -277,18 +277,7 @@ def restore_retry_policy(
     before, after, planned = cluster.edit(kube, target, plan)
     merged = planned.result
     restored = planned.patch is not None
-    if merged is None:
-        message = (
-            f"nothing to restore: {target.label} has no saved retry settings "
-            "(no change was made, or it was already restored)"
-        )
-    else:
-        count = sum(1 for entry in merged.report if entry["changed"])
-        message = f"original retry settings of {count} route(s) of {target.label} "
-        message += "restored" + (" (forced)" if merged.conflicts else "")
-        if merged.drift:
-            message += "; others changed the routes meanwhile (kept): "
-            message += merged.drift.summary()
+    message = restore_message(target.label, merged)
     if merged is not None and merged.drift:
         logger.warning(message)
     else:

@@ -41,6 +41,7 @@ __all__ = [
     "find_route",
     "key_of",
     "plan_restore",
+    "restore_message",
     "saved_routes",
     "staleness",
     "update_saved",
@@ -363,6 +364,22 @@ def plan_restore(
             }
         )
     return RestorePlan(merged, report, conflicts, _drift(adapter, saved, routes))
+
+
+def restore_message(object_label: str, plan: RestorePlan | None) -> str:
+    """The one-line summary of a restore (``plan=None``: no snapshot)."""
+    if plan is None:
+        return (
+            f"nothing to restore: {object_label} has no saved retry settings "
+            "(no change was made, or it was already restored)"
+        )
+    count = sum(1 for entry in plan.report if entry["changed"])
+    message = f"original retry settings of {count} route(s) of {object_label} "
+    message += "restored" + (" (forced)" if plan.conflicts else "")
+    if plan.drift:
+        message += "; others changed the routes meanwhile (kept): "
+        message += plan.drift.summary()
+    return message
 
 
 @dataclass
