@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,12 +186,16 @@ def their_edits(mesh: Mesh) -> list[dict]:
 # -- the merge ------------------------------------------------------------------
 
 
-def test_restore_keeps_others_route_and_weight_and_reports_drift(mesh: Mesh) -> None:
+def test_restore_keeps_others_route_and_weight_and_reports_drift(
+    mesh: Mesh, caplog: pytest.LogCaptureFixture
+) -> None:
     before = mesh.get()
     mesh.set()
     mesh.patch(their_edits(mesh), "kubectl-patch")
 
-    out = mesh.restore()
+    with caplog.at_level(logging.WARNING, logger="chaostoolkit.litmus.mesh"):
+        out = mesh.restore()
+    assert any("'canary' added" in r.getMessage() for r in caplog.records)
 
     after = mesh.get()
     assert after["spec"][mesh.field] == expected_with_their_edits(mesh, before)
