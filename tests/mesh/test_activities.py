@@ -18,7 +18,7 @@ from chaoslitmus.mesh.actions import (
     set_retry_policy,
 )
 from chaoslitmus.mesh.probes import get_retry_policy, retry_policy_matches
-from chaoslitmus.mesh.snapshot import ORIGINAL_FIELD, ORIGINAL_ROUTES
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
 
 from . import samples
 from .conftest import STORY, V1BETA2, Cluster, frozen, router
@@ -48,7 +48,7 @@ def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
         "name": "ratings",
         "namespace": v1beta2["namespace"],
     }
-    assert out["changed"] is True and out["snapshot"] == "saved"
+    assert out["changed"] is True and out["snapshot"] == "taken"
     [entry] = out["routes"]
     assert entry["name"] == "ratings-route" and entry["before"] is None
     assert entry["after"]["max_retries"] == 3
@@ -61,8 +61,17 @@ def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
         "httpRetryEvents": ["server-error"],
     }
     annotations = changed["metadata"]["annotations"]
-    assert json.loads(annotations[ORIGINAL_ROUTES]) == before["spec"]["routes"]
-    assert annotations[ORIGINAL_FIELD] == "spec.routes"
+    assert list(annotations) == [ORIGINAL_ROUTES]
+    saved = json.loads(annotations[ORIGINAL_ROUTES])
+    assert saved["version"] == 2 and saved["field"] == "spec.routes"
+    assert saved["taken_by"]["field_manager"] == "chaostoolkit-litmus"
+    # every route is known (for drift); only the changed one has retry blocks
+    assert [r["name"] for r in saved["routes"]] == [
+        r["name"] for r in before["spec"]["routes"]
+    ]
+    [ours] = [r for r in saved["routes"] if "ours" in r]
+    assert ours["name"] == "ratings-route" and ours["original"] is None
+    assert ours["ours"] == changed["spec"]["routes"][0]["httpRoute"]["retryPolicy"]
 
     assert retry_policy_matches(
         name="ratings",
@@ -80,7 +89,7 @@ def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
     assert "annotations" not in after["metadata"]
 
 
-def test_existing_policy_second_set_keeps_first_snapshot(
+def test_existing_policy_second_set_adopts_the_first_snapshot(
     cluster: Cluster, v1beta2: dict
 ) -> None:
     before = router(cluster, v1beta2)
@@ -102,7 +111,7 @@ def test_existing_policy_second_set_keeps_first_snapshot(
         http_retry_events=["gateway-error", "stream-error"],
         tcp_retry_events=["connection-error"],
     )
-    assert second["snapshot"] == "kept"
+    assert second["snapshot"] == "adopted"
     assert [r["name"] for r in second["routes"]] == [
         "ratings-route",
         "ratings-admin",
@@ -110,7 +119,14 @@ def test_existing_policy_second_set_keeps_first_snapshot(
     ]
     assert [r["name"] for r in second["skipped_routes"]] == ["ratings-tcp"]
     saved = router(cluster, v1beta2)["metadata"]["annotations"][ORIGINAL_ROUTES]
-    assert json.loads(saved) == before["spec"]["routes"]
+    originals = {r["name"]: r.get("original") for r in json.loads(saved)["routes"]}
+    # the first set's original stays; routes changed only now start from here
+    assert originals == {
+        "ratings-route": None,
+        "ratings-admin": samples.RATINGS_POLICY_V1BETA2,
+        "ratings-grpc": None,
+        "ratings-tcp": None,
+    }
 
     restore_retry_policy(name="ratings", namespace=ns)
     assert frozen(router(cluster, v1beta2)) == frozen(before)

@@ -22,6 +22,7 @@ import yaml
 from aiohttp import web
 
 from .errors import ApiError, bad_request, unknown_resource
+from .managed_fields import manager_from
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
 from .store import Store
@@ -418,6 +419,7 @@ async def _resource_request(
             await _body(request),
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj, 201)
     if verb == "update":
@@ -429,6 +431,7 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "patch":
@@ -450,11 +453,19 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "delete":
         return await _delete(request, store, target)
     return await _delete_collection(request, store, target)
+
+
+def _field_manager(request: web.Request) -> str | None:
+    """Who the write is recorded as in managedFields (see .managed_fields)."""
+    return manager_from(
+        request.query.get("fieldManager"), request.headers.get("User-Agent")
+    )
 
 
 def _int_param(value: str | None) -> int | None:
