@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "UnsafeYaml", "safe_load_all"]
+__all__ = ["MAX_ALIAS_NODES", "MAX_DEPTH", "UnsafeYaml", "safe_load", "safe_load_all"]
 
 # Far more than any manifest shares by alias (an env list of 50 variables
 # used in 20 places is 2,000 nodes), far less than a bomb (10^9).
@@ -61,6 +61,17 @@ def safe_load_all(text: str) -> list[Any]:
     finally:
         loader.dispose()
     return documents
+
+
+def safe_load(text: str) -> Any:
+    """The one document of ``text`` (``None`` if empty), as :func:`safe_load_all`.
+
+    More than one document is a ``yaml.YAMLError``, as with ``yaml.safe_load``.
+    """
+    documents = safe_load_all(text)
+    if len(documents) > 1:
+        raise yaml.YAMLError("expected a single document, found more than one")
+    return documents[0] if documents else None
 
 
 def _check_expansion(root: yaml.Node, index: int) -> None:

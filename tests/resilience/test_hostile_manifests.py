@@ -17,7 +17,7 @@ import pytest
 import yaml
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus._yaml import MAX_ALIAS_NODES, UnsafeYaml, safe_load_all
+from chaoslitmus._yaml import MAX_ALIAS_NODES, UnsafeYaml, safe_load, safe_load_all
 from chaoslitmus.lab import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.sources import load_documents
@@ -93,6 +93,8 @@ def test_a_billion_laughs_is_refused_by_the_loader():
     assert len(text) < 1100
     with pytest.raises(UnsafeYaml, match="expand it to more than"):
         safe_load_all(text)
+    with pytest.raises(UnsafeYaml, match="expand it to more than"):
+        safe_load(text)  # the one-document form, for an API server's bodies
 
 
 def test_aliases_within_the_bound_still_load():
