@@ -189,14 +189,15 @@ def launch_all(
             _dry_run(kube, launch.namespace, m.ENGINES, launch.manifest)
         except KubeError as exc:
             if exc.status == 409 and launch.generated:
-                continue  # the real create draws another name
-            if exc.status == 409:
+                pass  # the real create draws another name
+            elif exc.status == 409:
                 raise ActivityFailed(
                     f"{source}: ChaosEngine '{launch.name}' already exists in "
                     f"'{launch.namespace}': delete it first (delete_engine) or use "
                     "metadata.generateName; nothing was created"
                 ) from None
-            raise ActivityFailed(f"{source}: {exc}; nothing was created") from None
+            else:
+                raise ActivityFailed(f"{source}: {exc}; nothing was created") from None
         launch.read_priors(kube)
     _all_or_none(kube, launches, lambda launch: launch.create(kube), _undo_engines)
     return launches

@@ -242,6 +242,21 @@ def test_every_created_engine_is_named_in_the_output(cluster, tmp_path):
             actions.delete_engine(name, NS, timeout_s=30)
 
 
+def test_generated_names_are_created_together_and_followed(cluster, tmp_path):
+    text = engine_yaml("x").replace("  name: x\n", "  generateName: fresh-\n")
+    path = tmp_path / "engines.yaml"
+    path.write_text(text + "---\n" + text)
+    outcomes = actions.create_engine_from_manifest(str(path), timeout_s=60)
+    names = [o["engine_name"] for o in outcomes]
+    try:
+        assert len(set(names)) == 2 and all(n.startswith("fresh-") for n in names)
+        assert [o["verdict"] for o in outcomes] == ["Pass", "Pass"]
+        assert outcomes[0]["created_engines"] == names
+    finally:
+        for name in names:
+            actions.delete_engine(name, NS, timeout_s=30)
+
+
 @pytest.mark.parametrize(
     "second, message",
     [
