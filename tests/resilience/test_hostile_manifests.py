@@ -22,7 +22,7 @@ from chaoslitmus.lab import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.sources import load_documents
 
-from .conftest import ENGINES, NS, Lab, point_at
+from .conftest import ENGINES, NS, Lab, point_at, start_lab
 from .faultproxy import FaultProxy
 
 EXPERIMENTS = "litmuschaos.io/v1alpha1/chaosexperiments"
@@ -294,6 +294,36 @@ def test_experiments_install_together(cluster, tmp_path):
         for name in ("exp-x", "exp-y"):
             actions.uninstall_experiment(name, NS)
     assert "pod-network-latency" in experiment_names(cluster)
+
+
+def test_an_experiment_refused_late_is_undone(monkeypatch, tmp_path):
+    """The dry runs pass, then the second real create is forbidden: the first
+    experiment, already installed, is removed again."""
+    creates = []
+
+    def authorizer(verb, rtype, namespace, name) -> bool:
+        if (verb, rtype.plural) == ("create", "chaosexperiments"):
+            creates.append(name)
+            return len(creates) != 4  # dry run, dry run, create, *create*
+        return True
+
+    lab = start_lab(authorizer=authorizer)
+    try:
+        point_at(monkeypatch, tmp_path / "kc", lab.server.url)
+        path = tmp_path / "experiments.yaml"
+        path.write_text(
+            experiment_yaml("late-one") + "---\n" + experiment_yaml("late-two")
+        )
+        before = experiment_names(lab)
+        with pytest.raises(ActivityFailed) as failed:
+            actions.install_experiment(str(path), NS)
+        message = one_line(failed)
+        assert "forbidden" in message
+        assert "what this call had created was removed again" in message
+        assert len(creates) == 4
+        assert experiment_names(lab) == before
+    finally:
+        lab.server.stop()
 
 
 # --- item 8: files that never end ------------------------------------------------
