@@ -39,6 +39,10 @@ class SocketDeadline:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
 
     def left_s(self) -> float:
         return self.deadline - time.monotonic()
@@ -51,16 +55,24 @@ class SocketDeadline:
         return session
 
     def watch(self, sock: socket.socket) -> None:
+        """Watch a connected socket through a duplicate of its descriptor.
+
+        TLS wrapping detaches the original socket object, but the duplicate
+        still names the same connection, so shutting it down ends the TLS
+        session too (handshake included).
+        """
+        twin = sock.dup()
         with self._lock:
             if not self.expired:
-                self._sockets.append(sock)
+                self._sockets.append(twin)
                 return
-        _shut(sock)
+        _shut(twin)
+        twin.close()
 
     def _expire(self) -> None:
         with self._lock:
             self.expired = True
-            sockets, self._sockets = self._sockets, []
+            sockets = list(self._sockets)
         for sock in sockets:
             _shut(sock)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from chaoslitmus.lab import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.sources import load_documents
 
-from .conftest import ENGINES, NS, Lab, point_at, start_lab
+from .conftest import ENGINES, NS, Lab, point_at, server_context, start_lab
 from .faultproxy import FaultProxy
 
 EXPERIMENTS = "litmuschaos.io/v1alpha1/chaosexperiments"
@@ -365,12 +366,17 @@ class Trickle:
     Records when the client went away.
     """
 
-    def __init__(self, where: str, every_s: float = 0.2) -> None:
+    def __init__(
+        self, where: str, every_s: float = 0.2, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.where = where
         self.every_s = every_s
+        self.tls = tls
         self.closed_at: float | None = None
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/engine.yaml"
+        scheme = "https" if tls else "http"
+        port = self.listener.getsockname()[1]
+        self.url = f"{scheme}://127.0.0.1:{port}/engine.yaml"
         self._stop = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -392,6 +398,8 @@ class Trickle:
         slow, fast = (body, head) if self.where == "body" else (head, b"")
         with conn:
             try:
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
                 conn.recv(65536)
                 conn.sendall(fast)
                 for byte in slow:
@@ -407,14 +415,18 @@ class Trickle:
 
 
 @pytest.fixture
-def trickle(request) -> Iterator[Trickle]:
-    server = Trickle(request.param)
+def trickle(request, certificate, monkeypatch) -> Iterator[Trickle]:
+    tls = None
+    if request.param.startswith("tls-"):
+        tls = server_context(certificate)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    server = Trickle(request.param.removeprefix("tls-"), tls=tls)
     yield server
     server.close()
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("trickle", ["body", "headers"], indirect=True)
+@pytest.mark.parametrize("trickle", ["body", "headers", "tls-body"], indirect=True)
 def test_a_trickling_server_is_cut_at_the_deadline(cluster, trickle):
     before = cluster.engine_names()
     began = time.monotonic()
