@@ -23,7 +23,7 @@ from chaoslitmus.lab import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.sources import load_documents
 
-from .conftest import ENGINES, NS, Lab, point_at, server_context, start_lab
+from .conftest import ENGINES, NS, ResilienceRig, point_at, server_context, start_lab
 from .faultproxy import FaultProxy
 
 EXPERIMENTS = "litmuschaos.io/v1alpha1/chaosexperiments"
@@ -70,12 +70,12 @@ def billion_laughs(head: str) -> str:
 
 
 @pytest.fixture
-def cluster(lab: Lab, monkeypatch, tmp_path) -> Lab:
+def cluster(lab: ResilienceRig, monkeypatch, tmp_path) -> ResilienceRig:
     point_at(monkeypatch, tmp_path / "kubeconfig", lab.server.url)
     return lab
 
 
-def experiment_names(lab: Lab) -> set[str]:
+def experiment_names(lab: ResilienceRig) -> set[str]:
     items, _ = lab.call(lab.server.store.list, EXPERIMENTS, NS)
     return {e["metadata"]["name"] for e in items}
 
@@ -194,7 +194,7 @@ def test_a_name_taken_in_the_cluster_creates_no_first_one(cluster, tmp_path):
         actions.delete_engine("taken-b", NS, timeout_s=30)
 
 
-def test_a_create_that_fails_late_is_undone(lab: Lab, monkeypatch, tmp_path):
+def test_a_create_that_fails_late_is_undone(lab: ResilienceRig, monkeypatch, tmp_path):
     """Another actor takes the second name between our dry run and our create:
     the first engine, already created, is deleted again (and waited for);
     the other actor's engine is left alone."""
