@@ -6,7 +6,6 @@ delete the service account we created, restore the app annotation, uninstall
 an experiment we installed).
 """
 
-import functools
 import json
 import time
 from typing import Any, Dict, List
@@ -14,7 +13,7 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus.k8s import SYNCED, Kube, KubeError
+from chaoslitmus.k8s import SYNCED, Conflict, Kube, NotFound, Resource
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
@@ -335,18 +334,16 @@ def stop_engine(
             "reason": f"already stopped ({before['engine_status'] or 'no status'})",
         }
     try:
-        after = litmus(kube, namespace, m.ENGINES).merge_patch(
+        after = litmus(kube, namespace, m.ENGINES).patch(
             engine_name, {"spec": {"engineState": "stop"}}
         )
-    except KubeError as exc:
-        if exc.status == 404:
-            return {
-                "engine_name": engine_name,
-                "namespace": namespace,
-                "stopped": False,
-                "reason": "not found",
-            }
-        raise
+    except NotFound:
+        return {
+            "engine_name": engine_name,
+            "namespace": namespace,
+            "stopped": False,
+            "reason": "not found",
+        }
     return {
         "engine_name": engine_name,
         "namespace": namespace,
@@ -380,7 +377,7 @@ def delete_engine(
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
     seen = False  # the engine showed up since the last listing
-    for kind, _obj in engines.follow(engine_name, deadline=began + timeout_s):
+    for kind, _obj in engines.watch(engine_name, began + timeout_s):
         if kind == "DELETED" or (kind == SYNCED and not seen):
             break
         seen = kind != SYNCED
@@ -431,43 +428,13 @@ def create_chaos_service_account(
             f"ChaosExperiment in '{namespace}' first (its permissions are used)"
         )
     created, existing = [], []
-    calls = {
-        "ServiceAccount": (
-            kube.core.create_namespaced_service_account,
-            kube.core.read_namespaced_service_account,
-            "",
-            "serviceaccounts",
-        ),
-        "Role": (
-            kube.rbac.create_namespaced_role,
-            kube.rbac.read_namespaced_role,
-            "rbac.authorization.k8s.io",
-            "roles",
-        ),
-        "RoleBinding": (
-            kube.rbac.create_namespaced_role_binding,
-            kube.rbac.read_namespaced_role_binding,
-            "rbac.authorization.k8s.io",
-            "rolebindings",
-        ),
-    }
     for manifest in m.rbac_manifests(namespace, name, rules):
-        create, read, group, plural = calls[manifest["kind"]]
-        meta = dict(group=group, plural=plural, namespace=namespace, name=name)
         try:
-            kube.create(
-                create,
-                namespace,
-                body=manifest,
-                read=functools.partial(
-                    kube.maybe, read, name, namespace, verb="get", **meta
-                ),
-                **meta,
+            kube.resource(*m.RBAC_RESOURCES[manifest["kind"]], namespace).create(
+                manifest
             )
             created.append(manifest["kind"])
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
+        except Conflict:
             existing.append(manifest["kind"])
     return {
         "namespace": namespace,
@@ -486,46 +453,18 @@ def delete_chaos_service_account(
     m.check_name(namespace, "namespace", max_len=63)
     m.check_name(name, "name")
     kube = Kube(secrets)
-    targets = [
-        (
-            kube.rbac.read_namespaced_role_binding,
-            kube.rbac.delete_namespaced_role_binding,
-            "rbac.authorization.k8s.io",
-            "rolebindings",
-            "RoleBinding",
-        ),
-        (
-            kube.rbac.read_namespaced_role,
-            kube.rbac.delete_namespaced_role,
-            "rbac.authorization.k8s.io",
-            "roles",
-            "Role",
-        ),
-        (
-            kube.core.read_namespaced_service_account,
-            kube.core.delete_namespaced_service_account,
-            "",
-            "serviceaccounts",
-            "ServiceAccount",
-        ),
-    ]
     deleted, kept = [], []
-    for read, delete, group, plural, kind in targets:
-        meta = dict(
-            verb="get", group=group, plural=plural, namespace=namespace, name=name
-        )
-        found = kube.maybe(read, name, namespace, **meta)
+    # The binding first: it must never point at a role that is gone.
+    for kind in ("RoleBinding", "Role", "ServiceAccount"):
+        objects = kube.resource(*m.RBAC_RESOURCES[kind], namespace)
+        found = objects.find(name)
         if found is None:
             continue
         labels = found.get("metadata", {}).get("labels") or {}
-        if (
-            labels.get("app.kubernetes.io/managed-by")
-            != m.MANAGED_BY["app.kubernetes.io/managed-by"]
-        ):
+        if labels.get(m.MANAGED_BY_LABEL) != m.MANAGED_BY_VALUE:
             kept.append(kind)
             continue
-        meta["verb"] = "delete"
-        if kube.maybe(delete, name, namespace, **meta) is not None:
+        if objects.delete(name) is not None:
             deleted.append(kind)
     return {
         "namespace": namespace,
@@ -535,21 +474,13 @@ def delete_chaos_service_account(
     }
 
 
-def _workload_api(kube: Kube, kind: str):
-    apis = {
-        "deployment": ("read_namespaced_deployment", "patch_namespaced_deployment"),
-        "statefulset": (
-            "read_namespaced_stateful_set",
-            "patch_namespaced_stateful_set",
-        ),
-        "daemonset": ("read_namespaced_daemon_set", "patch_namespaced_daemon_set"),
-    }
-    if kind not in apis:
+def _workload(kube: Kube, kind: str, namespace: str) -> Resource:
+    plural = m.WORKLOAD_PLURALS.get(kind)
+    if plural is None:
         raise ActivityFailed(
             f"kind must be deployment, statefulset or daemonset, got {kind!r}"
         )
-    read, patch = apis[kind]
-    return getattr(kube.apps, read), getattr(kube.apps, patch)
+    return kube.resource("apps", "v1", plural, namespace)
 
 
 def annotate_app(
@@ -563,22 +494,14 @@ def annotate_app(
     """
     m.check_name(namespace, "namespace", max_len=63)
     m.check_name(name, "name")
-    read, patch = _workload_api(kube := Kube(secrets), kind)
-    meta = dict(group="apps", plural=f"{kind}s", namespace=namespace, name=name)
-    current = kube.call(read, name, namespace, verb="get", **meta)
+    workloads = _workload(Kube(secrets), kind, namespace)
+    current = workloads.get(name)
     annotations = current["metadata"].get("annotations") or {}
     previous = annotations.get(m.CHAOS_ANNOTATION)
     change: dict[str, Any] = {m.CHAOS_ANNOTATION: "true"}
     if PREVIOUS_ANNOTATION not in annotations:
         change[PREVIOUS_ANNOTATION] = json.dumps(previous)
-    kube.merge_patch(
-        patch,
-        name,
-        namespace,
-        {"metadata": {"annotations": change}},
-        verb="patch",
-        **meta,
-    )
+    workloads.patch(name, {"metadata": {"annotations": change}})
     return {
         "namespace": namespace,
         "name": name,
@@ -596,9 +519,8 @@ def restore_app_annotation(
     (or goes away if there was none). Without a saved value, changes nothing."""
     m.check_name(namespace, "namespace", max_len=63)
     m.check_name(name, "name")
-    read, patch = _workload_api(kube := Kube(secrets), kind)
-    meta = dict(group="apps", plural=f"{kind}s", namespace=namespace, name=name)
-    current = kube.maybe(read, name, namespace, verb="get", **meta)
+    workloads = _workload(Kube(secrets), kind, namespace)
+    current = workloads.find(name)
     if current is None:
         return {
             "namespace": namespace,
@@ -615,17 +537,13 @@ def restore_app_annotation(
             "reason": "nothing saved by annotate_app",
         }
     previous = json.loads(annotations[PREVIOUS_ANNOTATION])
-    kube.merge_patch(
-        patch,
+    workloads.patch(
         name,
-        namespace,
         {
             "metadata": {
                 "annotations": {m.CHAOS_ANNOTATION: previous, PREVIOUS_ANNOTATION: None}
             }
         },
-        verb="patch",
-        **meta,
     )
     return {"namespace": namespace, "name": name, "restored": True, "value": previous}
 
@@ -664,9 +582,7 @@ def install_experiment(
         try:
             litmus(kube, namespace, m.EXPERIMENTS).create(body)
             installed.append(meta["name"])
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
+        except Conflict:
             present.append(meta["name"])
     return {"namespace": namespace, "installed": installed, "already_present": present}
 
@@ -683,7 +599,7 @@ def uninstall_experiment(
     if found is None:
         return {"experiment": experiment_name, "deleted": False, "reason": "not found"}
     labels = found["metadata"].get("labels") or {}
-    if labels.get("app.kubernetes.io/managed-by") != "chaostoolkit-litmus":
+    if labels.get(m.MANAGED_BY_LABEL) != m.MANAGED_BY_VALUE:
         return {
             "experiment": experiment_name,
             "deleted": False,

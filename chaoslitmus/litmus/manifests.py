@@ -23,7 +23,15 @@ RESULTS = "chaosresults"
 EXPERIMENTS = "chaosexperiments"
 
 CHAOS_ANNOTATION = "litmuschaos.io/chaos"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "chaostoolkit-litmus"}
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "chaostoolkit-litmus"
+MANAGED_BY = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+# The workloads annotate_app and the annotation check know (apps/v1 plurals).
+WORKLOAD_PLURALS = {
+    "deployment": "deployments",
+    "statefulset": "statefulsets",
+    "daemonset": "daemonsets",
+}
 
 APP_KINDS = {
     "3": ("deployment", "statefulset", "daemonset", "deploymentconfig", "rollout"),
@@ -276,6 +284,14 @@ POD_NETWORK_LATENCY_RULES: list[dict] = [
 ]
 
 KNOWN_RULES = {"pod-network-latency": POD_NETWORK_LATENCY_RULES}
+
+
+# (group, version, plural) of what rbac_manifests builds, by kind.
+RBAC_RESOURCES = {
+    "ServiceAccount": ("", "v1", "serviceaccounts"),
+    "Role": ("rbac.authorization.k8s.io", "v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+}
 
 
 def rbac_manifests(namespace: str, name: str, rules: list[dict]) -> list[dict]:

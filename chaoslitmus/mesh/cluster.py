@@ -22,14 +22,22 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaoslitmus._mergepatch import patch_landed
-from chaoslitmus.k8s import CRD_HINTS, MAYBE_APPLIED, Kube, KubeError
+from chaoslitmus.k8s import (
+    CRD_HINTS,
+    MAYBE_APPLIED,
+    Conflict,
+    Kube,
+    KubeError,
+    NotFound,
+    Resource,
+    kube_error,
+)
 from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
-    "MERGE_PATCH",
     "MESH_VERSIONS",
     "Plan",
     "Target",
@@ -44,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
 
-MERGE_PATCH = "application/merge-patch+json"
 # Reads + writes tried before a conflicting writer makes us give up.
 CONFLICT_ATTEMPTS = 5
 
@@ -189,20 +196,13 @@ class Target:
         }
 
 
-def _get(kube: Kube, adapter: Adapter, plural: str, namespace: str, name: str) -> dict:
-    return kube.call(
-        kube.custom.get_namespaced_custom_object,
-        adapter.group,
-        adapter.api_version,
-        namespace,
-        plural,
-        name,
-        verb="get",
-        group=adapter.group,
-        plural=plural,
-        namespace=namespace,
-        name=name,
-    )
+def _objects(kube: Kube, adapter: Adapter, plural: str, namespace: str) -> Resource:
+    return kube.resource(adapter.group, adapter.api_version, plural, namespace)
+
+
+def _routed(kube: Kube, target: Target) -> Resource:
+    """The kind of object whose routes we edit, in the target's namespace."""
+    return _objects(kube, target.adapter, target.adapter.plural, target.namespace)
 
 
 def locate(
@@ -215,7 +215,8 @@ def locate(
     """Find the object to edit: the VirtualService, or (v1beta2) its router."""
     if adapter.kind != "VirtualRouter":
         return Target(adapter, str(name), namespace)
-    service = _get(kube, adapter, "virtualservices", namespace, name) if name else None
+    services = _objects(kube, adapter, "virtualservices", namespace)
+    service = services.get(name) if name else None
     via = (
         {"kind": "VirtualService", "name": name, "namespace": namespace}
         if name
@@ -248,18 +249,16 @@ def _check_router_ref(service: dict, virtual_router: str, namespace: str) -> Non
 def read(kube: Kube, target: Target) -> dict:
     """The object as stored now; a missing router says who points at it."""
     try:
-        return _get(
-            kube, target.adapter, target.adapter.plural, target.namespace, target.name
-        )
-    except KubeError as exc:
-        if exc.status == 404 and target.via:
-            raise KubeError(
-                f"{target.label} not found; VirtualService '{target.via['name']}' "
-                "refers to it in spec.provider.virtualRouter.virtualRouterRef: create "
-                "the VirtualRouter or fix the reference",
-                404,
-            ) from None
-        raise
+        return _routed(kube, target).get(target.name)
+    except NotFound:
+        if not target.via:
+            raise
+        raise NotFound(
+            f"{target.label} not found; VirtualService '{target.via['name']}' "
+            "refers to it in spec.provider.virtualRouter.virtualRouterRef: create "
+            "the VirtualRouter or fix the reference",
+            404,
+        ) from None
 
 
 def _patch(kube: Kube, target: Target, body: dict) -> dict:
@@ -268,22 +267,7 @@ def _patch(kube: Kube, target: Target, body: dict) -> dict:
     kubernetes 37 already defaults custom objects to merge patch, but we name
     the content type so a client change can never turn it into something else.
     """
-    adapter = target.adapter
-    return kube.call(
-        kube.custom.patch_namespaced_custom_object,
-        adapter.group,
-        adapter.api_version,
-        target.namespace,
-        adapter.plural,
-        target.name,
-        body,
-        _content_type=MERGE_PATCH,
-        verb="patch",
-        group=adapter.group,
-        plural=adapter.plural,
-        namespace=target.namespace,
-        name=target.name,
-    )
+    return _routed(kube, target).patch(target.name, body)
 
 
 def _read_back(kube: Kube, target: Target, lost: KubeError) -> dict:
@@ -291,7 +275,7 @@ def _read_back(kube: Kube, target: Target, lost: KubeError) -> dict:
     try:
         return read(kube, target)
     except KubeError as exc:
-        raise KubeError(
+        raise kube_error(
             f"{target.label}: the change was sent but its answer was lost ({lost}), "
             f"and the object cannot be read back ({exc}); it is either fully applied "
             "or not at all: run the same action again once the API answers",
@@ -335,13 +319,13 @@ def edit(
                         "%s: our patch landed, its answer was lost", target.label
                     )
                     return before, current, planned
-                if exc.status != 409:
-                    raise KubeError(
+                if not isinstance(exc, Conflict):
+                    raise kube_error(
                         f"{target.label} was not changed (read back after the "
                         f"failure): {str(exc).replace(MAYBE_APPLIED, '')}",
                         exc.status,
                     ) from None
-            if exc.status != 409:
+            if not isinstance(exc, Conflict):
                 raise
             logger.info("%s changed under us (409), reading it again", target.label)
             time.sleep(0.05 * attempt)
