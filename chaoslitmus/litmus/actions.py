@@ -13,6 +13,7 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
+from chaoslitmus import _args
 from chaoslitmus.k8s import SYNCED, Conflict, Kube, NotFound, Resource
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.preflight import preflight
@@ -94,30 +95,19 @@ def run_experiment(
     m.check_name(experiment_name, "experiment_name", max_len=63)
     m.check_name(app_namespace, "app_namespace", max_len=63)
     label = m.check_label_selector(app_label, single=version == "1")
-    if app_kind not in m.APP_KINDS[version]:
-        raise ActivityFailed(
-            f"app_kind must be one of {', '.join(m.APP_KINDS[version])} for "
-            f"Litmus {version}.x, got {app_kind!r}"
-        )
+    _args.choice(app_kind, "app_kind", m.APP_KINDS[version])
     namespace = m.check_name(namespace or app_namespace, "namespace", max_len=63)
-    generated = engine_name is None
+    generated = engine_name in (None, "")
     name = m.engine_name_for(experiment_name) if generated else engine_name
     m.check_name(name, "engine_name", max_len=63)
     service_account = m.check_name(
         service_account or f"{experiment_name}-sa", "service_account"
     )
-    if job_cleanup_policy not in m.CLEANUP_POLICIES:
-        raise ActivityFailed(
-            "job_cleanup_policy must be 'delete' or 'retain', "
-            f"got {job_cleanup_policy!r}"
-        )
-    if not isinstance(annotation_check, bool):
-        raise ActivityFailed(
-            f"annotation_check must be true or false, got {annotation_check!r}"
-        )
-    if not isinstance(wait, bool):
-        raise ActivityFailed(f"wait must be true or false, got {wait!r}")
-    m.check_positive(timeout_s, "timeout_s")
+    _args.choice(job_cleanup_policy, "job_cleanup_policy", m.CLEANUP_POLICIES)
+    annotation_check = _args.boolean(annotation_check, "annotation_check")
+    wait = _args.boolean(wait, "wait")
+    fail_on_verdict = _args.boolean(fail_on_verdict, "fail_on_verdict")
+    timeout_s = m.check_timeout(timeout_s)
     manifest = m.engine_manifest(
         name=name,
         namespace=namespace,
@@ -154,7 +144,7 @@ def inject_network_latency(
     jitter_ms: int = 0,
     target_container: str = None,
     network_interface: str = "eth0",
-    pods_affected_perc: int = None,
+    pods_affected_perc: int = 0,
     target_pods: List[str] = None,
     destination_hosts: List[str] = None,
     destination_ips: List[str] = None,
@@ -167,7 +157,7 @@ def inject_network_latency(
     service_account: str = None,
     litmus_version: str = "3",
     wait: bool = True,
-    timeout_s: float = None,
+    timeout_s: float = 0,
     fail_on_verdict: bool = False,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
@@ -175,11 +165,16 @@ def inject_network_latency(
 
     Adds `latency_ms` (+/- `jitter_ms`) to the egress of the target pods for
     `duration_s` seconds, after `ramp_time_s`. By default Litmus picks ONE
-    random pod that `app_label` selects; `pods_affected_perc` (1-100) or
-    `target_pods` (names) choose more. `destination_hosts`/`destination_ips`
-    limit the delay to some destinations. `timeout_s` defaults to the
-    fault's duration plus 300 s for pod start-up. Returns what
-    `run_experiment` returns.
+    random pod that `app_label` selects; `pods_affected_perc` (1-100; 0, the
+    default, leaves it to Litmus) or `target_pods` (names) choose more.
+    `destination_hosts`/`destination_ips` limit the delay to some
+    destinations. `target_container` (default: the pod's first container),
+    `network_interface` (default eth0), `container_runtime` (docker,
+    containerd, crio) and `socket_path` are passed to Litmus as they are.
+    `timeout_s` 0 (the default) means the fault's duration plus 300 s for
+    pod start-up. Numbers may be given as exact numeric strings ("1000", as
+    `chaos run --var` passes them). Other arguments as in `run_experiment`.
+    Returns what `run_experiment` returns.
     See https://litmuschaos.github.io/litmus/experiments/categories/pods/pod-network-latency/
     """
     env = m.network_latency_env(
@@ -196,8 +191,12 @@ def inject_network_latency(
         container_runtime=container_runtime,
         socket_path=socket_path,
     )
-    if timeout_s is None:
-        timeout_s = duration_s + ramp_time_s + 300
+    auto = timeout_s is None or (
+        _args.number(timeout_s, "timeout_s", 0, _args.MAX_SECONDS) == 0
+    )
+    if auto:
+        timeout_s = int(env["TOTAL_CHAOS_DURATION"]) + int(env.get("RAMP_TIME", 0))
+        timeout_s += 300
     return run_experiment(
         "pod-network-latency",
         app_namespace,
@@ -232,7 +231,14 @@ def create_engine_from_manifest(
     namespace. Names are kept as written (use `metadata.generateName` for a
     fresh name each run). Returns one outcome per engine, as `run_experiment`.
     """
-    m.check_positive(timeout_s, "timeout_s")
+    _args.text(path_or_url, "path_or_url")
+    namespace = _args.optional_text(namespace, "namespace")
+    if namespace:
+        m.check_name(namespace, "namespace", max_len=63)
+    wait = _args.boolean(wait, "wait")
+    timeout_s = m.check_timeout(timeout_s)
+    allow_insecure = _args.boolean(allow_insecure, "allow_insecure")
+    fail_on_verdict = _args.boolean(fail_on_verdict, "fail_on_verdict")
     documents = load_documents(path_or_url, allow_insecure)
     engines = []
     for index, doc in enumerate(documents, start=1):
@@ -284,6 +290,8 @@ def wait_for_result(
     Use it after `run_experiment(..., wait=false)`, or in a rollback to put
     the verdict in the journal. Follows the engine's first experiment.
     """
+    fail_on_verdict = _args.boolean(fail_on_verdict, "fail_on_verdict")
+    timeout_s = m.check_timeout(timeout_s)
     kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
     return _check_verdict(
         _follow_existing(kube, engine, timeout_s, "final"), fail_on_verdict
@@ -303,6 +311,7 @@ def wait_for_chaos_started(
     returns. Returns as soon as this run's ChaosResult is Running (or the
     run already ended).
     """
+    timeout_s = m.check_timeout(timeout_s)
     kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
     return _follow_existing(kube, engine, timeout_s, "started")
 
@@ -367,7 +376,8 @@ def delete_engine(
     """
     m.check_name(engine_name, "engine_name")
     m.check_name(namespace, "namespace")
-    m.check_positive(timeout_s, "timeout_s")
+    wait_for_cleanup = _args.boolean(wait_for_cleanup, "wait_for_cleanup")
+    timeout_s = m.check_timeout(timeout_s)
     kube = Kube(secrets).within(timeout_s)
     began = time.monotonic()
     base = {"engine_name": engine_name, "namespace": namespace}
@@ -475,11 +485,7 @@ def delete_chaos_service_account(
 
 
 def _workload(kube: Kube, kind: str, namespace: str) -> Resource:
-    plural = m.WORKLOAD_PLURALS.get(kind)
-    if plural is None:
-        raise ActivityFailed(
-            f"kind must be deployment, statefulset or daemonset, got {kind!r}"
-        )
+    plural = m.WORKLOAD_PLURALS[kind]
     return kube.resource("apps", "v1", plural, namespace)
 
 
@@ -494,6 +500,7 @@ def annotate_app(
     """
     m.check_name(namespace, "namespace", max_len=63)
     m.check_name(name, "name")
+    _args.choice(kind, "kind", m.WORKLOAD_PLURALS)
     workloads = _workload(Kube(secrets), kind, namespace)
     current = workloads.get(name)
     annotations = current["metadata"].get("annotations") or {}
@@ -519,6 +526,7 @@ def restore_app_annotation(
     (or goes away if there was none). Without a saved value, changes nothing."""
     m.check_name(namespace, "namespace", max_len=63)
     m.check_name(name, "name")
+    _args.choice(kind, "kind", m.WORKLOAD_PLURALS)
     workloads = _workload(Kube(secrets), kind, namespace)
     current = workloads.find(name)
     if current is None:
@@ -536,7 +544,7 @@ def restore_app_annotation(
             "restored": False,
             "reason": "nothing saved by annotate_app",
         }
-    previous = json.loads(annotations[PREVIOUS_ANNOTATION])
+    previous = _saved_annotation(annotations[PREVIOUS_ANNOTATION], kind, name)
     workloads.patch(
         name,
         {
@@ -560,7 +568,9 @@ def install_experiment(
     An experiment that is already there is left untouched and reported.
     Undo with `uninstall_experiment`, which removes only what this installed.
     """
+    _args.text(path_or_url, "path_or_url")
     m.check_name(namespace, "namespace", max_len=63)
+    allow_insecure = _args.boolean(allow_insecure, "allow_insecure")
     documents = load_documents(path_or_url, allow_insecure)
     for index, doc in enumerate(documents, start=1):
         if (
@@ -612,6 +622,23 @@ def uninstall_experiment(
 # --- helpers -----------------------------------------------------------------
 
 
+def _saved_annotation(saved: str, kind: str, name: str) -> str | None:
+    """What annotate_app saved: the JSON of a string or null, nothing else."""
+    try:
+        previous = json.loads(saved)
+    except ValueError:
+        previous = saved  # not JSON: refused below
+    else:
+        if previous is None or isinstance(previous, str):
+            return previous
+    raise ActivityFailed(
+        f"annotation {PREVIOUS_ANNOTATION} on {kind} '{name}' holds "
+        f"{_args.show(saved)}, not what annotate_app saves (a JSON string or "
+        f"null): it was edited by hand; set {m.CHAOS_ANNOTATION} yourself and "
+        "remove that annotation"
+    )
+
+
 def _launch(kube: Kube, manifest: dict, generated: bool, wait: bool) -> list[dict]:
     """Create one engine and follow each of its experiments, by ``kube.deadline``."""
     namespace = manifest["metadata"]["namespace"]
@@ -659,7 +686,7 @@ def _existing_engine(
 ) -> tuple[Kube, dict]:
     m.check_name(engine_name, "engine_name")
     m.check_name(namespace, "namespace")
-    m.check_positive(timeout_s, "timeout_s")
+    timeout_s = m.check_timeout(timeout_s)
     kube = Kube(secrets).within(timeout_s)
     engine = get_object(kube, namespace, m.ENGINES, engine_name)
     if engine is None:

@@ -31,6 +31,8 @@ def chaos_result(
     m.check_name(engine_name, "engine_name")
     m.check_name(experiment_name, "experiment_name")
     m.check_name(namespace, "namespace")
+    if instance_id:
+        m.check_name(instance_id, "instance_id")
     name = m.result_name(engine_name, experiment_name, instance_id)
     kube = Kube(secrets)
     result = get_object(kube, namespace, m.RESULTS, name)

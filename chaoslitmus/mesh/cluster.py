@@ -21,6 +21,7 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from chaoslitmus import _args
 from chaoslitmus._mergepatch import patch_landed
 from chaoslitmus.k8s import (
     CRD_HINTS,
@@ -79,25 +80,46 @@ def _bad(message: str) -> PolicyError:
     return PolicyError(f"invalid arguments: {message}")
 
 
+def _checked(check: Callable[[], Any]) -> Any:
+    """Run an :mod:`chaoslitmus._args` check under this module's prefix."""
+    try:
+        return check()
+    except ActivityFailed as exc:
+        raise _bad(str(exc)) from None
+
+
 def check_target_args(
-    name: str | None,
+    name: str,
     namespace: str,
     mesh: str,
     api_version: str,
     virtual_router: str | None = None,
     route_name: str | None = None,
 ) -> None:
-    """Reject arguments that cannot name a mesh object, before any request."""
-    if mesh not in MESH_VERSIONS:
-        raise _bad(f"mesh must be one of {', '.join(MESH_VERSIONS)} (got {mesh!r})")
+    """Reject arguments that cannot name a mesh object, before any request.
+
+    ``name`` is the VirtualService. For App Mesh v1beta2 the VirtualRouter
+    may be named too (``virtual_router``); ``name`` may then be the router's
+    own name, to address the router alone (no VirtualService is read).
+    """
+    _checked(lambda: _args.choice(mesh, "mesh", MESH_VERSIONS))
     versions = MESH_VERSIONS[mesh]
-    if api_version != "auto" and api_version not in versions:
+    if not isinstance(api_version, str) or (
+        api_version != "auto" and api_version not in versions
+    ):
         raise _bad(
             f"api_version for {mesh} must be 'auto' or one of {', '.join(versions)} "
-            f"(got {api_version!r})"
+            f"(got {_args.show(api_version)})"
         )
     if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace):
-        raise _bad(f"namespace must be a DNS-1123 label (got {namespace!r})")
+        raise _bad(f"namespace must be a DNS-1123 label (got {_args.show(namespace)})")
+    if name is None or name == "":
+        what = (
+            "VirtualService"
+            if mesh == "istio"
+            else "VirtualService (or, with virtual_router, the VirtualRouter)"
+        )
+        raise _bad(f"name is required: the {what} to edit")
     for value, what in ((name, "name"), (virtual_router, "virtual_router")):
         if value is None or value == "":
             continue
@@ -106,22 +128,18 @@ def check_target_args(
             or len(value) > 253
             or not _DNS_SUBDOMAIN.match(value)
         ):
-            raise _bad(f"{what} must be a Kubernetes object name (got {value!r})")
+            raise _bad(
+                f"{what} must be a Kubernetes object name (got {_args.show(value)})"
+            )
     if virtual_router and (mesh != "appmesh" or api_version == "v1beta1"):
         raise _bad(
             "virtual_router only applies to App Mesh v1beta2 (mesh='appmesh'); "
             "elsewhere pass name=<VirtualService>"
         )
-    if not name and not virtual_router:
-        what = (
-            "VirtualService"
-            if mesh == "istio"
-            else "VirtualService (or virtual_router)"
-        )
-        raise _bad(f"name is required: the {what} to edit")
     if route_name is not None and (not isinstance(route_name, str) or not route_name):
         raise _bad(
-            f"route_name must be a non-empty string or null (got {route_name!r})"
+            "route_name must be a non-empty string or null "
+            f"(got {_args.show(route_name)})"
         )
 
 
@@ -215,8 +233,19 @@ def locate(
     """Find the object to edit: the VirtualService, or (v1beta2) its router."""
     if adapter.kind != "VirtualRouter":
         return Target(adapter, str(name), namespace)
+    if virtual_router and name in (None, virtual_router):
+        return Target(adapter, virtual_router, namespace)  # the router alone
     services = _objects(kube, adapter, "virtualservices", namespace)
-    service = services.get(name) if name else None
+    try:
+        service = services.get(name) if name else None
+    except NotFound as exc:
+        if not virtual_router:
+            raise
+        raise NotFound(
+            f"{exc}; to edit VirtualRouter '{virtual_router}' without its "
+            f"VirtualService, pass name='{virtual_router}'",
+            404,
+        ) from None
     via = (
         {"kind": "VirtualService", "name": name, "namespace": namespace}
         if name
@@ -348,7 +377,12 @@ def connect(
 ) -> tuple[Kube, Target]:
     """Client, served API version and object to edit, for one activity call."""
     kube = Kube(secrets)
+    alone = bool(virtual_router) and name == virtual_router  # no VirtualService
     adapter = resolve_adapter(
-        kube, mesh, api_version, bool(name), uses_virtual_router=bool(virtual_router)
+        kube,
+        mesh,
+        api_version,
+        bool(name) and not alone,
+        uses_virtual_router=bool(virtual_router),
     )
     return kube, locate(kube, adapter, name or None, namespace, virtual_router or None)
