@@ -13,6 +13,9 @@ be and what was given. Nothing is coerced silently:
 - booleans are ``true``/``false`` or exactly the strings "true"/"false"
   (``"false"`` is not truthy);
 - strings are strings (a list is refused, never turned into "['a', 'b']").
+
+The rules, and the facts from Litmus and Linux they rely on, are written up
+in docs/activity-arguments.md.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ APP_KINDS = {
 }
 CLEANUP_POLICIES = ("delete", "retain")
 CONTAINER_RUNTIMES = ("docker", "containerd", "crio")
-# A Linux interface name (IFNAMSIZ: 15 characters), nothing a shell would read.
+# A Linux interface name (at most 15 characters), nothing a shell would read;
+# see docs/activity-arguments.md.
 INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,15}")
 PROBE_MODES = ("SOT", "EOT", "Edge", "Continuous", "OnChaos")
 PROBE_TYPES = ("k8sProbe", "httpProbe", "cmdProbe", "promProbe", "sloProbe")
@@ -336,7 +337,8 @@ def network_latency_env(
     """pod-network-latency's env (FACTS.md §6), validated; empty values left out.
 
     Numbers may be exact numeric strings (``chaos run --var`` passes strings);
-    ``pods_affected_perc`` 0 or None leaves the choice to Litmus (one pod).
+    ``pods_affected_perc`` 0 or None leaves the choice to Litmus (one pod;
+    see docs/activity-arguments.md).
     """
     latency = _args.whole(latency_ms, "latency_ms", 1, _args.MAX_MS)
     duration = _args.whole(duration_s, "duration_s", 1, _args.MAX_SECONDS)
