@@ -1,6 +1,8 @@
 """The one place that talks to the Kubernetes API.
 
-Every activity gets its clients from :class:`Kube`, sends dicts and gets dicts
+Every activity builds one :class:`Kube` and addresses objects through
+:class:`Resource` handles (group, version, plural and namespace said once;
+get, list, create, patch, delete, watch), sends dicts and gets dicts
 back (``_preload_content=False`` + ``json.loads``), so the kubernetes client's
 generated models, which changed shape in 37.x, never leak into our code, and
 every failure becomes one actionable :class:`ActivityFailed` line, with no
@@ -9,7 +11,9 @@ credential in it.
 The API may fail under us (overload, restarts, proxies, resets): requests
 that are safe to send twice are retried with jittered back-off within a
 bounded budget and the caller's deadline (policy in :mod:`chaoslitmus._retry`);
-creates are made safe to replay with a request id (:meth:`Kube.create`).
+creates are made safe to replay with a request id (:meth:`Resource.create`).
+Statuses callers branch on are classes (:class:`NotFound`, :class:`Conflict`,
+:class:`Forbidden`, :class:`Invalid`, :class:`Gone`), all :class:`KubeError`.
 
 Waiting is done with watches (:func:`follow`), never with sleep loops: a watch
 resumes from the last resourceVersion it saw after a disconnect, relists on
@@ -757,16 +761,9 @@ class Kube:
         """
         key = (group, version)
         if key not in self._discovery:
-            if group:
-                fn, args = (
-                    self.typed("CustomObjectsApi").get_api_resources,
-                    (
-                        group,
-                        version,
-                    ),
-                )
-            else:
-                fn, args = self.typed("CoreV1Api").get_api_resources, ()
+            api = self.typed("CustomObjectsApi" if group else "CoreV1Api")
+            args = (group, version) if group else ()
+            fn = api.get_api_resources
             try:
                 self._discovery[key] = self.send(
                     fn, *args, verb="discover", group=group, plural=plural

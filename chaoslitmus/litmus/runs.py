@@ -63,7 +63,7 @@ def create_engine(kube: Kube, manifest: dict, generated_name: bool) -> dict:
     """Create the engine, exactly once per call.
 
     A create whose answer was lost is recognised by its request id
-    (:meth:`Kube.create`), so a retry never leaves a second engine behind; a
+    (:meth:`Resource.create`), so a retry never leaves a second engine behind; a
     generated name that collides with someone else's engine is drawn again.
     """
     namespace = manifest["metadata"]["namespace"]

@@ -193,7 +193,9 @@ def test_without_a_cluster_the_first_error_names_the_fix(name, tmp_path):
 
 
 def test_the_readme_example_runs_on_the_lab(appmesh_lab, tmp_path):
-    """The minimal experiment of the README, copied as a user would."""
+    """The minimal experiment of the README, copied as a user would, with a
+    number given the way experiments/README.md shows (`--var latency_ms=1000`
+    passes the string "1000")."""
     readme = (EXPERIMENTS.parent / "README.md").read_text()
     start = readme.index("## A minimal experiment to copy\n")
     body = readme[readme.index("```json\n", start) + 8 :]
@@ -201,13 +203,19 @@ def test_the_readme_example_runs_on_the_lab(appmesh_lab, tmp_path):
     path.write_text(body[: body.index("```")])
     journal_path = tmp_path / "slow-pod.journal.json"
     env = {**os.environ, **appmesh_lab.env()}
-    done = chaos(["run", "--journal-path", str(journal_path), str(path)], env, tmp_path)
+    done = chaos(
+        ["run", "--var", "latency_ms=1000", "--journal-path", str(journal_path)]
+        + [str(path)],
+        env,
+        tmp_path,
+    )
     assert journal_path.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     journal = json.loads(journal_path.read_text())
     assert journal["status"] == "completed", journal["run"]
     assert journal["steady_states"]["before"]["steady_state_met"] is True
     launched = outputs(journal, "slow-down-one-pod")["output"]
     assert launched["engine_name"].startswith("slow-pod-")
+    assert launched["parameters"]["env"]["NETWORK_LATENCY"] == "1000"
     verdict = outputs(journal, "record-the-verdict")
     assert verdict["status"] == "succeeded"
     assert verdict["output"]["engine_name"] == launched["engine_name"]
