@@ -907,17 +907,31 @@ class Resource:
             logger.debug("create %s%s: an earlier try made it; using it", target, where)
             return found or {}
 
-    def patch(self, name: str, body: dict, idempotent: bool | None = None) -> dict:
+    def patch(
+        self,
+        name: str,
+        body: dict,
+        idempotent: bool | None = None,
+        field_manager: str | None = None,
+    ) -> dict:
         """Apply an RFC 7386 merge patch (custom resources refuse strategic merge).
 
         kubernetes 37 sends a dict body as JSON Patch unless told otherwise;
         older clients pick the type from the body. A merge patch sets values,
         so sending it twice lands as once: it is retried like a read unless
         ``idempotent=False``; one guarded by ``metadata.resourceVersion`` is
-        refused with :class:`Conflict` when the object changed.
+        refused with :class:`Conflict` when the object changed. ``field_manager``
+        names us in the object's ``managedFields``.
         """
+        kwargs: dict[str, Any] = (
+            {"field_manager": field_manager} if field_manager else {}
+        )
         return self._call(
-            "patch", name, body, idempotent=True if idempotent is None else idempotent
+            "patch",
+            name,
+            body,
+            idempotent=True if idempotent is None else idempotent,
+            **kwargs,
         )
 
     def delete(self, name: str) -> dict | None:

@@ -13,10 +13,13 @@ the whole "after", never a mix.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -34,8 +37,10 @@ from chaoslitmus.k8s import (
     kube_error,
 )
 from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
+from chaoslitmus.mesh.managed_fields import FIELD_MANAGER
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
@@ -49,6 +54,7 @@ __all__ = [
     "locate",
     "read",
     "resolve_adapter",
+    "stamp",
 ]
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
@@ -235,17 +241,7 @@ def locate(
         return Target(adapter, str(name), namespace)
     if virtual_router and name in (None, virtual_router):
         return Target(adapter, virtual_router, namespace)  # the router alone
-    services = _objects(kube, adapter, "virtualservices", namespace)
-    try:
-        service = services.get(name) if name else None
-    except NotFound as exc:
-        if not virtual_router:
-            raise
-        raise NotFound(
-            f"{exc}; to edit VirtualRouter '{virtual_router}' without its "
-            f"VirtualService, pass name='{virtual_router}'",
-            404,
-        ) from None
+    service = _service(kube, adapter, namespace, name, virtual_router) if name else None
     via = (
         {"kind": "VirtualService", "name": name, "namespace": namespace}
         if name
@@ -257,6 +253,49 @@ def locate(
         return Target(adapter, virtual_router, namespace, via)
     router_name, router_namespace = appmesh_v1beta2.router_ref(service or {})
     return Target(adapter, router_name, router_namespace, via)
+
+
+def _service(
+    kube: Kube,
+    adapter: Adapter,
+    namespace: str,
+    name: str,
+    virtual_router: str | None = None,
+) -> dict:
+    """The v1beta2 VirtualService; when it is gone, say how to reach its router."""
+    try:
+        return _objects(kube, adapter, "virtualservices", namespace).get(name)
+    except NotFound as exc:
+        if virtual_router:
+            how = f"name='{virtual_router}' with virtual_router='{virtual_router}'"
+            found = ""
+        else:
+            how = "virtual_router=<VirtualRouter name> and name=<the same name>"
+            holders = _routers_with_snapshot(kube, adapter, namespace)
+            found = (
+                f" (VirtualRouter(s) here holding a retry-policy snapshot: "
+                f"{', '.join(repr(h) for h in holders)})"
+                if holders
+                else ""
+            )
+        raise NotFound(
+            f"{exc}; if the VirtualService was deleted, reach its VirtualRouter "
+            f"directly with {how}{found}",
+            404,
+        ) from None
+
+
+def _routers_with_snapshot(kube: Kube, adapter: Adapter, namespace: str) -> list[str]:
+    """Best effort, for an error message: routers carrying our annotation."""
+    try:
+        listed = _objects(kube, adapter, adapter.plural, namespace).list()
+    except KubeError:
+        return []
+    return sorted(
+        str((item.get("metadata") or {}).get("name"))
+        for item in listed.get("items") or []
+        if ORIGINAL_ROUTES in ((item.get("metadata") or {}).get("annotations") or {})
+    )
 
 
 def _check_router_ref(service: dict, virtual_router: str, namespace: str) -> None:
@@ -296,7 +335,7 @@ def _patch(kube: Kube, target: Target, body: dict) -> dict:
     kubernetes 37 already defaults custom objects to merge patch, but we name
     the content type so a client change can never turn it into something else.
     """
-    return _routed(kube, target).patch(target.name, body)
+    return _routed(kube, target).patch(target.name, body, field_manager=FIELD_MANAGER)
 
 
 def _read_back(kube: Kube, target: Target, lost: KubeError) -> dict:
@@ -365,6 +404,16 @@ def edit(
         "row): another writer (controller, GitOps tool, person) is updating it; "
         "pause that writer and run this again"
     )
+
+
+def stamp() -> tuple[str, dict[str, Any]]:
+    """When (UTC, whole seconds, as managedFields) and by whom a snapshot is taken."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now, {
+        "field_manager": FIELD_MANAGER,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
 
 
 def connect(

@@ -22,6 +22,7 @@ __all__ = [
     "INT64_MAX",
     "TCP_RETRY_EVENTS",
     "PolicyError",
+    "flag",
     "RetryPolicy",
     "make_policy",
     "optional_events",
@@ -99,6 +100,14 @@ def _as_int(value: Any, what: str, minimum: int) -> int:
         return _args.whole(value, what, minimum, INT64_MAX)
     except ActivityFailed as exc:
         raise _fail(str(exc)) from None
+
+
+def flag(value: Any, what: str) -> bool:
+    """A real boolean, or exactly "true"/"false" (``--var`` gives strings)."""
+    try:
+        return _args.boolean(value, what)
+    except ActivityFailed as exc:
+        raise PolicyError(f"invalid arguments: {exc}") from None
 
 
 def optional_int(value: Any, what: str, minimum: int) -> int | None:

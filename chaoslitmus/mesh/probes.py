@@ -7,16 +7,15 @@ __all__ = ["get_retry_policy", "retry_policy_matches"]
 import logging
 from typing import Any, Dict, List, Optional
 
-from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus import _args
 from chaoslitmus.mesh import cluster
 from chaoslitmus.mesh.policy import (
     GRPC_RETRY_EVENTS,
     HTTP_RETRY_EVENTS,
     TCP_RETRY_EVENTS,
     PolicyError,
+    flag,
     optional_events,
     optional_int,
     policy_matches,
@@ -132,10 +131,7 @@ def retry_policy_matches(
     ):
         expected[key] = None if value is None else optional_events(value, key, allowed)
     given = {key: value for key, value in expected.items() if value is not None}
-    try:
-        absent = _args.boolean(absent, "absent")
-    except ActivityFailed as exc:
-        raise PolicyError(f"invalid arguments: {exc}") from None
+    absent = flag(absent, "absent")
     if absent and given:
         raise PolicyError(
             "invalid arguments: absent=true checks that there is no policy; "

@@ -13,7 +13,7 @@ from chaoslitmus.mesh.actions import (
 )
 from chaoslitmus.mesh.probes import get_retry_policy, retry_policy_matches
 
-from .conftest import STORY, Cluster, frozen, router
+from .conftest import STORY, RawApi, frozen, router
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ from .conftest import STORY, Cluster, frozen, router
     ],
 )
 def test_set_refuses_and_leaves_the_router_as_it_was(
-    cluster: Cluster, v1beta2: dict, kwargs: dict, fragment: str
+    cluster: RawApi, v1beta2: dict, kwargs: dict, fragment: str
 ) -> None:
     before = router(cluster, v1beta2)
     arguments = {"name": "ratings", "namespace": v1beta2["namespace"], **STORY}
@@ -76,7 +76,7 @@ def test_probe_expectations_are_strict(v1beta2: dict) -> None:
         restore_retry_policy("ratings", ns)
 
 
-def test_numbers_as_var_strings_set_the_policy(cluster: Cluster, v1beta2: dict) -> None:
+def test_numbers_as_var_strings_set_the_policy(cluster: RawApi, v1beta2: dict) -> None:
     ns = v1beta2["namespace"]
     before = router(cluster, v1beta2)
     out = set_retry_policy(
@@ -94,7 +94,7 @@ def test_numbers_as_var_strings_set_the_policy(cluster: Cluster, v1beta2: dict) 
     assert frozen(router(cluster, v1beta2)) == frozen(before)
 
 
-def test_router_alone_by_its_own_name(cluster: Cluster, v1beta2: dict) -> None:
+def test_router_alone_by_its_own_name(cluster: RawApi, v1beta2: dict) -> None:
     ns = v1beta2["namespace"]
     before = router(cluster, v1beta2)
     out = set_retry_policy(
@@ -113,4 +113,6 @@ def test_missing_service_with_a_router_says_how_to_address_the_router(
         restore_retry_policy(
             "deleted-service", v1beta2["namespace"], virtual_router="ratings-router"
         )
-    assert "pass name='ratings-router'" in str(caught.value)
+    assert "name='ratings-router' with virtual_router='ratings-router'" in str(
+        caught.value
+    )
