@@ -36,7 +36,7 @@ def measure_endpoint(
     body: str = None,
     timeout_s: float = 5,
     ok_statuses: List[int] = None,
-    max_in_flight: int = None,
+    max_in_flight: int = 0,
     verify_tls: bool = True,
     secrets: Secrets = None,
 ) -> dict:
@@ -51,8 +51,8 @@ def measure_endpoint(
     Arguments: `url` (http or https), `duration_s`, `rate_per_s`, `method`,
     `headers`, `body` (a string), `timeout_s` per request, `ok_statuses`
     (status codes that count as success; default every 2xx and 3xx),
-    `max_in_flight` (outstanding requests at most; default enough for
-    rate_per_s * timeout_s, capped at 1000; a request due while the limit is
+    `max_in_flight` (outstanding requests at most; 0, the default, means
+    enough for rate_per_s * timeout_s, capped at 1000; a request due while the limit is
     reached is not sent and counts as an "overflow" error, its latency the
     time until a slot came free or its timeout passed), `verify_tls`.
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import SYNCED, CustomObjects, Kube, KubeError
+from chaoslitmus.k8s import SYNCED, Conflict, Kube, Resource
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.runs import (
     create_engine,
@@ -124,22 +124,7 @@ def check_experiments(documents: list[dict], source: str, namespace: str) -> lis
 
 def _dry_run(kube: Kube, namespace: str, plural: str, body: dict) -> None:
     """Ask the API server whether ``body`` would be created (nothing is stored)."""
-    name = body["metadata"]["name"]
-    kube.call(
-        kube.custom.create_namespaced_custom_object,
-        m.GROUP,
-        m.VERSION,
-        namespace,
-        plural,
-        body,
-        verb="create",
-        group=m.GROUP,
-        plural=plural,
-        namespace=namespace,
-        name=name,
-        idempotent=True,
-        dry_run="All",
-    )
+    litmus(kube, namespace, plural).dry_run_create(body)
 
 
 @dataclass
@@ -187,17 +172,15 @@ def launch_all(
     for launch in launches:
         try:
             _dry_run(kube, launch.namespace, m.ENGINES, launch.manifest)
-        except KubeError as exc:
-            if exc.status == 409 and launch.generated:
-                pass  # the real create draws another name
-            elif exc.status == 409:
+        except Conflict:
+            if not launch.generated:  # a generated name is drawn again on create
                 raise ActivityFailed(
                     f"{source}: ChaosEngine '{launch.name}' already exists in "
                     f"'{launch.namespace}': delete it first (delete_engine) or use "
                     "metadata.generateName; nothing was created"
                 ) from None
-            else:
-                raise ActivityFailed(f"{source}: {exc}; nothing was created") from None
+        except ActivityFailed as exc:
+            raise ActivityFailed(f"{source}: {exc}; nothing was created") from None
         launch.read_priors(kube)
     _all_or_none(kube, launches, lambda launch: launch.create(kube), _undo_engines)
     return launches
@@ -216,12 +199,10 @@ def install_all(
     for body in bodies:
         try:
             _dry_run(kube, namespace, m.EXPERIMENTS, body)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise ActivityFailed(
-                    f"{source}: {exc}; nothing was installed"
-                ) from None
+        except Conflict:
             present.append(body["metadata"]["name"])
+        except ActivityFailed as exc:
+            raise ActivityFailed(f"{source}: {exc}; nothing was installed") from None
     missing = [b for b in bodies if b["metadata"]["name"] not in present]
     installed: list[str] = []
 
@@ -229,9 +210,7 @@ def install_all(
         try:
             objects.create(body)
             installed.append(body["metadata"]["name"])
-        except KubeError as exc:
-            if exc.status != 409:  # someone else's, created since the dry run
-                raise
+        except Conflict:  # someone else's, created since the dry run
             present.append(body["metadata"]["name"])
 
     _all_or_none(
@@ -285,7 +264,7 @@ def _delete_engine_and_wait(kube: Kube, namespace: str, name: str, deadline: flo
     if engines.delete(name) is None:
         return
     seen = False  # the engine showed up since the last listing
-    for kind, _obj in engines.follow(name, deadline=deadline):
+    for kind, _obj in engines.watch(name, deadline):
         if kind == "DELETED" or (kind == SYNCED and not seen):
             return
         seen = kind != SYNCED
@@ -293,7 +272,7 @@ def _delete_engine_and_wait(kube: Kube, namespace: str, name: str, deadline: flo
         raise ActivityFailed(f"ChaosEngine '{name}' in '{namespace}' is still there")
 
 
-def _undo_experiments(objects: CustomObjects, names: list[str]) -> list[str]:
+def _undo_experiments(objects: Resource, names: list[str]) -> list[str]:
     left = []
     for name in list(names):
         try:
