@@ -6,7 +6,7 @@ fault was injected into and never reverted, and a mesh route snapshot that
 was never restored. Each finder returns one line per leftover.
 
 Injection evidence is read from the ChaosResult's annotations as litmus-go
-writes them (see docs/litmus-behaviour.md, "Injection evidence"): the key
+writes them (see docs/safety.md, "Injection evidence"): the key
 ``<kind>/<target>`` (3.x helpers, e.g. ``pod/ratings-v1-abc``) or
 ``litmuschaos.io/<pod>`` (1.x helpers), the value ``injected`` once the
 fault is in place and ``reverted`` once it is removed; the value is

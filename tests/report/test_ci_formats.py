@@ -92,7 +92,7 @@ def test_an_expected_deviation_passes_and_inverts_the_after_check(
     after = cases(suite)[
         "ratings-latency.hypothesis.after::reviews-answers-200-fast (after the method)"
     ]
-    assert after.find("system-out").text.startswith("broke as expected")
+    assert after.find("system-out").text.startswith("broke, as expected")
 
     # The retry run "expected to deviate" fails: the weakness was not shown.
     code, root = junit(
