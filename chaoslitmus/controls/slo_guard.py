@@ -206,8 +206,8 @@ class _Guard(Feed):
 
     def interrupt_if_breached(self) -> None:
         """Raise InterruptExecution on the run thread once, after a breach."""
-        if self.breach is None or self.raised:
-            return
+        if self.breach is None or self.raised or self.closed:
+            return  # once the rollbacks began, an interruption would cut them
         if threading.get_ident() != self.run_thread:
             return  # background activities: the run thread raises
         self.acted.wait(_STOP_WAIT_S)

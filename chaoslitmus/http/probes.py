@@ -159,7 +159,9 @@ def wait_for_recovery(
         max_ratio = _ratio("max_error_ratio", max_error_ratio)
         budget_s = _optional_positive("within_s", within_s)
     except ValueError as exc:
-        raise ActivityFailed(f"{name}: {exc}") from None
+        # plan_measurement names the window "duration_s"; here it is window_s.
+        message = str(exc).replace("duration_s", "window_s")
+        raise ActivityFailed(f"{name}: {message}") from None
     if budget_s is None or budget_s < plan.duration_s:
         raise ActivityFailed(
             f"{name}: within_s ({within_s!r}) must be at least window_s "
