@@ -177,7 +177,11 @@ class _Guard(Feed):
         with self.lock:
             engines = list(self.engines.items())
         for (name, namespace), secrets in engines:
-            entry: dict[str, Any] = {"engine_name": name, "namespace": namespace}
+            entry: dict[str, Any] = {
+                "engine_name": name,
+                "namespace": namespace,
+                "requested_at": _now_iso(),
+            }
             try:
                 outcome = stop_engine(name, namespace, secrets=secrets)
                 entry["stopped"] = bool(outcome.get("stopped"))
