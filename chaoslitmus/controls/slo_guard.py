@@ -48,6 +48,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution, InvalidControl
 
+from chaoslitmus._redact import clean, header_credentials, redact_url, url_credentials
 from chaoslitmus.controls._slo_guard_config import GuardConfig, parse_config
 from chaoslitmus.http import _cutoff
 from chaoslitmus.http._stream import Feed, stream
@@ -97,8 +98,9 @@ class _Guard(Feed):
         self.engines: dict[tuple[str, str], dict | None] = {}
         if config.engine:
             self.engines[config.engine] = config.k8s_secrets
+        self.shown_url = redact_url(config.request.url)
         self.record: dict[str, Any] = {
-            "url": config.request.url,
+            "url": self.shown_url,
             "method": config.request.method,
             "abort_when": config.abort_when,
             "rate_per_s": config.rate_per_s,
@@ -225,7 +227,7 @@ class _Guard(Feed):
         stopped = [e["engine_name"] for e in engines if e.get("stopped")]
         where = f" during '{breach['during']}'" if breach.get("during") else ""
         return (
-            f"slo-guard: {self.config.request.method} {self.config.request.url} "
+            f"slo-guard: {self.config.request.method} {self.shown_url} "
             f"broke the abort limit{where}, {breach.get('after_start_s', 0):g}s "
             f"after the guard started: {'; '.join(breach.get('reasons') or [])}; "
             + (
@@ -333,11 +335,15 @@ def before_method_control(context: Any, **kwargs: Any) -> None:
     request = guard.config.request
     status, error, detail, _ = run_in_private_loop(lambda: send_once(request))
     if status is None:
+        hidden = url_credentials(request.url) + header_credentials(
+            dict(request.headers)
+        )
+        detail = clean(detail, hidden)
         _failure = {
             **guard.record,
             "status": "unreachable",
             "message": (
-                f"slo-guard: cannot reach {request.method} {request.url} ({error}: "
+                f"slo-guard: cannot reach {request.method} {guard.shown_url} ({error}: "
                 f"{detail}); the method (and its fault) did not start"
             ),
         }
@@ -346,7 +352,7 @@ def before_method_control(context: Any, **kwargs: Any) -> None:
     logger.info(
         "slo-guard: watching %s %s (abort when %s)",
         request.method,
-        request.url,
+        guard.shown_url,
         guard.config.limits.describe(),
     )
 

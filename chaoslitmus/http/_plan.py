@@ -57,10 +57,19 @@ def request_spec(
     verify_tls: object = True,
 ) -> RequestSpec:
     """Validate what one request sends; ValueError with one line if wrong."""
+    checked_url, checked_headers = _url(url), _headers(headers)
+    if urlsplit(checked_url).username is not None and any(
+        name.lower() == "authorization" for name, _ in checked_headers
+    ):
+        # aiohttp would fail every request: it cannot send both.
+        raise ValueError(
+            "url carries user:password@ and headers carry an Authorization "
+            "header; give only one of them"
+        )
     return RequestSpec(
-        url=_url(url),
+        url=checked_url,
         method=_method(method),
-        headers=_headers(headers),
+        headers=checked_headers,
         body=_body(body),
         timeout_s=_positive("timeout_s", timeout_s, MAX_TIMEOUT_S),
         verify_tls=_flag("verify_tls", verify_tls),

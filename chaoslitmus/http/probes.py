@@ -15,6 +15,12 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
+from chaoslitmus._redact import (
+    clean,
+    header_credentials,
+    redact_url,
+    url_credentials,
+)
 from chaoslitmus.http._client import run_in_private_loop, sample, send_once
 from chaoslitmus.http._cutoff import CUTOFF
 from chaoslitmus.http._plan import Plan, plan_measurement, request_spec
@@ -68,6 +74,9 @@ def measure_endpoint(
     Run it with `"background": true` to record a whole fault window. When an
     SLO guard (`chaoslitmus.controls.slo_guard`) aborts the run, no further
     request leaves and the result says `"cut_short": true`.
+    A password in the URL and credential headers (`Authorization`,
+    `Proxy-Authorization`, `Cookie`, ...) are sent but never shown: the
+    output's `url` and every message carry `***` instead.
     """
     try:
         plan = plan_measurement(
@@ -83,12 +92,13 @@ def measure_endpoint(
             verify_tls,
         )
     except ValueError as exc:
-        raise ActivityFailed(f"measure_endpoint: {exc}") from None
+        hidden = _credentials(url, headers)
+        raise ActivityFailed(f"measure_endpoint: {clean(str(exc), hidden)}") from None
 
-    return _measure(plan, stop_on_cutoff=True)
+    return _measure(plan, True, _credentials(url, headers))
 
 
-def _measure(plan: Plan, stop_on_cutoff: bool) -> Dict[str, Any]:
+def _measure(plan: Plan, stop_on_cutoff: bool, hidden: List[str]) -> Dict[str, Any]:
     offsets = arrival_offsets(plan.rate_per_s, plan.duration_s)
     stop = CUTOFF if stop_on_cutoff else None
     sampled = run_in_private_loop(lambda: sample(plan, offsets, stop))
@@ -100,13 +110,16 @@ def _measure(plan: Plan, stop_on_cutoff: bool) -> Dict[str, Any]:
         elapsed_s=sampled.elapsed_s,
     )
     measured = {
-        "url": plan.request.url,
+        "url": redact_url(plan.request.url),
         "method": plan.request.method,
         "started_at": sampled.started_at.isoformat(timespec="milliseconds"),
         "max_in_flight": plan.max_in_flight,
         "percentile_method": "nearest-rank",
         **figures,
-        "error_examples": sampled.error_examples,
+        "error_examples": {
+            kind: clean(detail, hidden)
+            for kind, detail in sampled.error_examples.items()
+        },
     }
     if sampled.cut_short:
         measured["cut_short"] = True
@@ -161,39 +174,42 @@ def wait_for_recovery(
     except ValueError as exc:
         # plan_measurement names the window "duration_s"; here it is window_s.
         message = str(exc).replace("duration_s", "window_s")
-        raise ActivityFailed(f"{name}: {message}") from None
+        hidden = _credentials(url, headers)
+        raise ActivityFailed(f"{name}: {clean(message, hidden)}") from None
     if budget_s is None or budget_s < plan.duration_s:
         raise ActivityFailed(
             f"{name}: within_s ({within_s!r}) must be at least window_s "
             f"({plan.duration_s:g}): one whole window must fit"
         )
 
+    hidden = _credentials(url, headers)
+    shown = redact_url(plan.request.url)
     began = time.monotonic()
     windows = 0
     while True:
         window_start_s = time.monotonic() - began
-        measured = _measure(plan, stop_on_cutoff=False)
+        measured = _measure(plan, False, hidden)
         windows += 1
         misses = recovery_misses(measured, max_ratio, baseline)
         figures = _window_figures(measured, window_start_s)
         if not misses:
             after_s = round(window_start_s, 3)
-            logger.info("%s: %s recovered after %.1fs", name, plan.request.url, after_s)
+            logger.info("%s: %s recovered after %.1fs", name, shown, after_s)
             return {
-                "url": plan.request.url,
+                "url": shown,
                 "recovered": True,
                 "recovered_after_s": after_s,
                 "windows": windows,
                 "window": figures,
                 "message": (
-                    f"{plan.request.method} {plan.request.url} met the baseline "
+                    f"{plan.request.method} {shown} met the baseline "
                     f"{after_s:g}s after the check began ({windows} window(s) of "
                     f"{plan.duration_s:g}s)"
                 ),
             }
         if time.monotonic() - began + plan.duration_s > budget_s:
             raise ActivityFailed(
-                f"{name}: {plan.request.method} {plan.request.url} did not recover "
+                f"{name}: {plan.request.method} {shown} did not recover "
                 f"within {budget_s:g}s ({windows} window(s) of {plan.duration_s:g}s); "
                 f"last window: {'; '.join(misses)}; p50 "
                 f"{figures['p50_ms']:g} ms, p99 {figures['p99_ms']:g} ms over "
@@ -286,14 +302,21 @@ def _one_request(
     try:
         request = request_spec(url, method, headers, body, timeout_s, verify_tls)
     except ValueError as exc:
-        raise ActivityFailed(f"{probe}: {exc}") from None
+        hidden = _credentials(url, headers)
+        raise ActivityFailed(f"{probe}: {clean(str(exc), hidden)}") from None
     status, error, detail, latency_ms = run_in_private_loop(lambda: send_once(request))
     if status is None:
+        hidden = _credentials(url, headers)
         raise ActivityFailed(
-            f"{probe}: no answer from {request.method} {request.url} "
-            f"({error}: {detail}); {_advice(error, request.timeout_s)}"
+            f"{probe}: no answer from {request.method} {redact_url(request.url)} "
+            f"({error}: {clean(detail, hidden)}); {_advice(error, request.timeout_s)}"
         )
     return status, round(latency_ms, 3)
+
+
+def _credentials(url: object, headers: object) -> list[str]:
+    """What must never be shown: the URL's password, credential headers."""
+    return url_credentials(url) + header_credentials(headers)
 
 
 def _advice(error: str | None, timeout_s: float) -> str:

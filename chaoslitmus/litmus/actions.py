@@ -14,14 +14,20 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
+from chaoslitmus._redact import redact_url
 from chaoslitmus.k8s import SYNCED, Kube, KubeError
 from chaoslitmus.litmus import manifests as m
+from chaoslitmus.litmus.apply import (
+    Launch,
+    check_engines,
+    check_experiments,
+    install_all,
+    launch_all,
+)
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
-    create_engine,
     get_object,
     litmus,
-    now_iso,
     results_of,
     wait_for_run,
 )
@@ -228,47 +234,36 @@ def create_engine_from_manifest(
     """Create the ChaosEngine(s) of a YAML file or https URL and follow them.
 
     Multi-document YAML is fine; every document must be a
-    `litmuschaos.io/v1alpha1` ChaosEngine, and all are checked (preflight
-    included) before any is created. `namespace` overrides the manifests'
-    namespace. Names are kept as written (use `metadata.generateName` for a
-    fresh name each run). Returns one outcome per engine, as `run_experiment`.
+    `litmuschaos.io/v1alpha1` ChaosEngine, and all are checked (preflight and
+    a server-side dry run included) before any is created: all are created or
+    none (one that fails late is undone). `namespace` overrides the
+    manifests' namespace. Names are kept as written (use
+    `metadata.generateName` for a fresh name each run). A URL is fetched
+    within `timeout_s` (60 s at most). Returns one outcome per engine, as
+    `run_experiment`, each with `created_engines`: every engine this call
+    created.
     """
     m.check_positive(timeout_s, "timeout_s")
-    documents = load_documents(path_or_url, allow_insecure)
-    engines = []
-    for index, doc in enumerate(documents, start=1):
-        if doc.get("kind") != "ChaosEngine" or doc.get("apiVersion") != m.API_VERSION:
-            raise ActivityFailed(
-                f"{path_or_url}: document {index} is a {doc.get('kind', '?')} "
-                f"({doc.get('apiVersion', '?')}); only {m.API_VERSION} ChaosEngine "
-                "documents are accepted here"
-            )
-        meta = dict(doc.get("metadata") or {})
-        ns = namespace or meta.get("namespace") or "default"
-        m.check_name(ns, "namespace", max_len=63)
-        generated = not meta.get("name")
-        if generated:
-            base = (meta.get("generateName") or "engine-").rstrip("-")
-            meta["name"] = f"{base}-{m.random_suffix()}"
-        m.check_name(meta["name"], "engine name", max_len=63)
-        meta.pop("generateName", None)
-        meta["namespace"] = ns
-        spec = doc.get("spec") or {}
-        if not spec.get("experiments"):
-            raise ActivityFailed(
-                f"{path_or_url}: engine '{meta['name']}' lists no experiments"
-            )
-        if (spec.get("appinfo") or {}).get("appns") == "":
-            spec.setdefault("appinfo", {})["appns"] = ns
-        engines.append(({**doc, "metadata": meta, "spec": spec}, generated))
+    documents = load_documents(path_or_url, allow_insecure, timeout_s)
+    source = redact_url(path_or_url)
+    engines = check_engines(documents, source, namespace)
     kube = Kube(secrets).within(timeout_s)
     for engine, _ in engines:
         annotation_check = (engine["spec"].get("annotationCheck") or "false") == "true"
         preflight(kube, engine, annotation_check)
+    launches = launch_all(kube, engines, source)
+    created = [launch.name for launch in launches]
+    kube.within(timeout_s)
     outcomes = []
-    for engine, generated in engines:
-        outcomes.extend(_launch(kube.within(timeout_s), engine, generated, wait))
+    try:
+        for launch in launches:
+            outcomes.extend(_follow(kube, launch, wait))
+    except ActivityFailed as exc:
+        raise ActivityFailed(
+            f"{exc} (engines this call created: {', '.join(created)})"
+        ) from None
     for outcome in outcomes:
+        outcome["created_engines"] = created
         _check_verdict(outcome, fail_on_verdict)
     return outcomes
 
@@ -639,35 +634,15 @@ def install_experiment(
     """Install ChaosExperiment(s) from a YAML file or https URL into `namespace`
     (Litmus reads experiments from the engine's namespace).
 
-    An experiment that is already there is left untouched and reported.
-    Undo with `uninstall_experiment`, which removes only what this installed.
+    An experiment that is already there is left untouched and reported; the
+    others are installed all or none. Undo with `uninstall_experiment`,
+    which removes only what this installed.
     """
     m.check_name(namespace, "namespace", max_len=63)
     documents = load_documents(path_or_url, allow_insecure)
-    for index, doc in enumerate(documents, start=1):
-        if (
-            doc.get("kind") != "ChaosExperiment"
-            or doc.get("apiVersion") != m.API_VERSION
-        ):
-            raise ActivityFailed(
-                f"{path_or_url}: document {index} is a {doc.get('kind', '?')}; only "
-                f"{m.API_VERSION} ChaosExperiment documents are accepted here"
-            )
-        m.check_name((doc.get("metadata") or {}).get("name"), "experiment name", 63)
-    kube = Kube(secrets)
-    installed, present = [], []
-    for doc in documents:
-        meta = dict(doc["metadata"])
-        meta["namespace"] = namespace
-        meta["labels"] = {**(meta.get("labels") or {}), **m.MANAGED_BY}
-        body = {**doc, "metadata": meta}
-        try:
-            litmus(kube, namespace, m.EXPERIMENTS).create(body)
-            installed.append(meta["name"])
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
-            present.append(meta["name"])
+    source = redact_url(path_or_url)
+    bodies = check_experiments(documents, source, namespace)
+    installed, present = install_all(Kube(secrets), namespace, bodies, source)
     return {"namespace": namespace, "installed": installed, "already_present": present}
 
 
@@ -698,41 +673,39 @@ def uninstall_experiment(
 
 def _launch(kube: Kube, manifest: dict, generated: bool, wait: bool) -> list[dict]:
     """Create one engine and follow each of its experiments, by ``kube.deadline``."""
-    namespace = manifest["metadata"]["namespace"]
-    pairs = results_of(manifest)
-    priors = {r: get_object(kube, namespace, m.RESULTS, r) for _, r in pairs}
-    started_at = now_iso()
-    first_name = manifest["metadata"]["name"]
-    engine = create_engine(kube, manifest, generated)
-    if engine["metadata"]["name"] != first_name:  # a colliding name was redrawn
-        pairs = results_of(engine)
-        priors = {r: None for _, r in pairs}
-    name = engine["metadata"]["name"]
+    launch = Launch(manifest, generated).read_priors(kube)
+    launch.create(kube)
+    return _follow(kube, launch, wait)
+
+
+def _follow(kube: Kube, launch: Launch, wait: bool) -> list[dict]:
+    """Outcomes of a created engine: launched, or (``wait``) its verdicts."""
+    engine = launch.engine or launch.manifest
     if not wait:
         return [
             {
-                "engine_name": name,
-                "namespace": namespace,
+                "engine_name": launch.name,
+                "namespace": launch.namespace,
                 "experiment": exp,
                 "result_name": result,
                 "phase": "Launched",
                 "verdict": "Awaited",
-                "started_at": started_at,
+                "started_at": launch.started_at,
             }
-            for exp, result in pairs
+            for exp, result in launch.pairs
         ]
     deadline = kube.deadline or time.monotonic() + 600
     outcomes = []
-    for experiment, result in pairs:
+    for experiment, result in launch.pairs:
         outcomes.append(
             wait_for_run(
                 kube,
                 engine,
                 experiment,
                 result,
-                priors.get(result),
+                launch.priors.get(result),
                 max(1.0, deadline - time.monotonic()),
-                started_at=started_at,
+                started_at=launch.started_at,
             )
         )
     return outcomes

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from chaoslitmus.report._gate_args import (
-    EXIT_GATE_FAILED,
-    add_gate_arguments,
-    gate_lines,
-    judge_runs,
+from chaoslitmus.report._gate_args import EXIT_GATE_FAILED, gate_lines, judge_runs
+from chaoslitmus.report.cli_args import (
+    DEFAULT_OUTPUT,
+    add_report_arguments,
+    add_report_parser,
 )
 from chaoslitmus.report.gate import Judgement
 from chaoslitmus.report.model import Run, build_run, journal_problem
@@ -33,52 +33,10 @@ __all__ = ["add_report_parser", "load_journal", "main", "run_report"]
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 _PROG = "chaoslitmus report"
-FORMATS = ("html", "markdown", "junit", "github")
-DEFAULT_OUTPUT = {
-    "html": "report.html",
-    "markdown": "report.md",
-    "junit": "results.xml",
-    "github": "-",
-}
 
 
 class ReportInputError(Exception):
     """A journal or output path the report cannot use; the message is one line."""
-
-
-def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `report` on the `chaoslitmus` command's subparsers."""
-    parser = subparsers.add_parser(
-        "report",
-        help="compare Chaos Toolkit journals in one HTML or markdown report",
-        description=(
-            "Compare the journals of Chaos Toolkit runs (e.g. without and with a "
-            "retry policy) side by side: status, hypotheses, Litmus verdict, "
-            "retry-policy change and the traffic seen during the fault."
-        ),
-    )
-    _add_arguments(parser)
-    parser.set_defaults(handler=run_report)
-    return parser
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("journals", nargs="+", metavar="JOURNAL", help="journal.json")
-    parser.add_argument(
-        "-o",
-        "--output",
-        default=None,
-        help="file to write, '-' for stdout (default: report.html, report.md "
-        "with --format markdown, results.xml with junit, stdout with github)",
-    )
-    parser.add_argument(
-        "--format",
-        choices=FORMATS,
-        default=None,
-        help="default: markdown for '-' and *.md, junit for *.xml, else html",
-    )
-    parser.add_argument("--title", default=None, help="report title")
-    add_gate_arguments(parser)
 
 
 def load_journal(path: str) -> dict[str, Any]:
@@ -228,7 +186,7 @@ def run_report(
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point with the same arguments as `chaoslitmus report`."""
     parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0])
-    _add_arguments(parser)
+    add_report_arguments(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed

@@ -6,6 +6,7 @@ before the method."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -172,3 +173,17 @@ def test_validation_skips_placeholders():
     control["provider"]["arguments"]["abort_when"]["window_s"] = 0
     with pytest.raises(InvalidControl, match="window_s must be > 0"):
         slo_guard.validate_control(control)
+
+
+def test_the_journal_never_shows_a_password_of_the_url(fresh, closed_port):
+    exp = experiment(
+        f"http://me:s3cret@127.0.0.1:{closed_port}/",
+        {"error_ratio_above": 0.5},
+        fresh.url("/ok"),
+    )
+    journal = run(exp)
+
+    guard = journal["slo_guard"]
+    assert guard["status"] == "unreachable"
+    assert "s3cret" not in json.dumps(guard)
+    assert guard["url"] == f"http://***@127.0.0.1:{closed_port}/"

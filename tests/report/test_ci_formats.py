@@ -246,3 +246,12 @@ def test_ci_formats_do_not_need_matplotlib():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_gate_flags_default_to_the_gate_margins():
+    from dataclasses import asdict
+
+    from chaoslitmus.report._gate_args import DEFAULT_MARGINS
+    from chaoslitmus.report.gate import Margins
+
+    assert DEFAULT_MARGINS == asdict(Margins())

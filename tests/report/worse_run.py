@@ -8,16 +8,13 @@ so callers see the fault's 500s. A real run, not an edited journal.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 from chaoslib.experiment import run_experiment
 from kubernetes.config import kube_config
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.litmus_operator import LitmusOperator
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab import ControlPlane, LabOptions, write_kubeconfig
 
 from .experiments import Scale, story_experiment
 from .lab_runs import write_journal
@@ -26,16 +23,11 @@ from .story import StoryServer
 
 def run_worse_retry(folder: Path) -> Path:
     story = StoryServer().start()
-
-    def operator(store):  # noqa: ANN001, ANN202
-        return LitmusOperator(
-            store, startup_s=0.2, fault_sink=story, rng=random.Random(7)
-        ).run()
-
-    server = ApiServerThread(controllers=[operator]).start()
+    options = LabOptions(litmus_startup_s=0.2)
+    control = ControlPlane(options, fault_sink=story, operator_seed=7).start()
+    server = control.server
     patch = pytest.MonkeyPatch()
     try:
-        server.call(world.seed, server.store, world.WorldOptions())
         kubeconfig = write_kubeconfig(folder / "kubeconfig", server.url)
         patch.setenv("KUBECONFIG", str(kubeconfig))
         patch.delenv("KUBERNETES_CONTEXT", raising=False)

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.lab import Lab
+from chaoslitmus.lab import Lab
+from chaoslitmus.lab.bookinfo import world
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 ENGINES = "litmuschaos.io/v1alpha1/chaosengines"

@@ -10,8 +10,8 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaoslitmus.http.probes import wait_for_recovery
-from chaoslitmus.lab import world
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab import Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus.actions import (
     delete_engine,
     inject_network_latency,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab import Lab, LabOptions
 
 from .lab_runs import (
     FaultWatch,
