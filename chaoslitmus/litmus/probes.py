@@ -9,6 +9,11 @@ from chaoslitmus import _args
 from chaoslitmus._retry import Backoff
 from chaoslitmus.k8s import Forbidden, Kube, KubeError
 from chaoslitmus.litmus import manifests as m
+from chaoslitmus.litmus.leftovers import (
+    active_engines,
+    injected_targets,
+    snapshot_holders,
+)
 from chaoslitmus.litmus.preflight import check_crds
 from chaoslitmus.litmus.runs import get_object
 from chaoslitmus.litmus.status import engine_summary, result_summary
@@ -21,6 +26,7 @@ __all__ = [
     "chaos_result_verdict",
     "engine_status",
     "experiment_installed",
+    "no_fault_left",
 ]
 
 
@@ -157,3 +163,67 @@ def experiment_installed(
     kube = Kube(secrets)
     found = get_object(kube, namespace, m.EXPERIMENTS, experiment_name)
     return found is not None
+
+
+def no_fault_left(
+    namespace: str, engine_name: str = None, secrets: Secrets = None
+) -> Dict[str, Any]:
+    """Check that a run left nothing behind in `namespace`; fail naming each thing.
+
+    Passes when no ChaosEngine of ours (our managed-by label; only
+    `engine_name` when given) is still active or stuck deleting, no
+    ChaosResult (of `engine_name`'s runs when given) says a target is
+    `injected` without `reverted`, and no mesh object (App Mesh, Istio) still
+    holds the route snapshot annotation of set_retry_policy. Use it as the
+    last rollback: it then runs after every outcome, interruptions included.
+    """
+    # Imported here: the mesh adapters are only needed by this probe.
+    from chaoslitmus.mesh.cluster import ADAPTERS
+    from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
+
+    m.check_name(namespace, "namespace", max_len=63)
+    engine_name = _args.optional_text(engine_name, "engine_name")
+    if engine_name:
+        m.check_name(engine_name, "engine_name", max_len=63)
+    kube = Kube(secrets)
+    engines = _list(kube, m.GROUP, m.VERSION, namespace, m.ENGINES)
+    results = _list(kube, m.GROUP, m.VERSION, namespace, m.RESULTS)
+    kinds = {(a.group, a.api_version, a.plural, a.kind) for a in ADAPTERS.values()}
+    kinds.add(("appmesh.k8s.aws", "v1beta2", "virtualservices", "VirtualService"))
+    mesh_objects = []
+    for group, version, plural, kind in sorted(kinds):
+        if kube.served(group, version, plural):
+            for obj in _list(kube, group, version, namespace, plural) or []:
+                mesh_objects.append((f"{kind} ({group}/{version})", obj))
+    left = (
+        active_engines(engines or [], engine_name)
+        + injected_targets(results or [], engine_name)
+        + snapshot_holders(mesh_objects, ORIGINAL_ROUTES)
+    )
+    if left:
+        raise ActivityFailed(
+            f"no_fault_left: {len(left)} thing(s) left in namespace "
+            f"'{namespace}': " + "; ".join(left)
+        )
+    return {
+        "namespace": namespace,
+        "engine_name": engine_name,
+        "engines_checked": len(engines or []),
+        "results_checked": len(results or []),
+        "mesh_objects_checked": len(mesh_objects),
+        "left": [],
+        "message": (
+            f"nothing left in '{namespace}': no active engine, no target left "
+            "injected, no route snapshot"
+        ),
+    }
+
+
+def _list(
+    kube: Kube, group: str, version: str, namespace: str, plural: str
+) -> list[dict] | None:
+    """Items of one kind, None when the kind is not served here."""
+    if group == m.GROUP and not kube.served(group, version, plural):
+        return None
+    body = kube.resource(group, version, plural, namespace).list()
+    return list(body.get("items") or [])

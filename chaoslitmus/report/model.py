@@ -291,6 +291,9 @@ def _notes(
         )
     if status == "interrupted":
         notes.append("The run was interrupted before it ended.")
+    guard = as_dict(doc.get("slo_guard"))
+    if guard.get("status") in ("breached", "unreachable", "misconfigured"):
+        notes.append(as_str(guard.get("message"), "The SLO guard stopped the run."))
     if "steady-state-hypothesis" in experiment and before is None and after is None:
         notes.append("No steady-state check was recorded.")
     if placeholders.used_defaults:

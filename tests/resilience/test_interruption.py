@@ -61,6 +61,8 @@ ROLLBACKS = [
     "record-litmus-verdict",
     "delete-chaos-engine",
     "restore-mesh-retry-policy",
+    "no-fault-left",
+    "reviews-recovered",
 ]
 # A 6 s fault: the signal lands about 0.3 s after the fault traffic starts, so
 # the fault has seconds left; 1-2 s traffic windows keep each run near 10 s.
