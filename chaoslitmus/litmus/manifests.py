@@ -91,7 +91,7 @@ def check_positive(value: Any, what: str, allow_zero: bool = False) -> float:
 
 
 def check_litmus_version(value: Any) -> str:
-    """'1' (the seed's 1.x engines) or '3' (2.x/3.x shapes)."""
+    """'1' (Litmus 1.x engines) or '3' (2.x/3.x shapes)."""
     text = str(value).strip().lstrip("v").split(".")[0]
     if text == "2":
         text = "3"
@@ -115,7 +115,7 @@ def engine_name_for(experiment_name: str, rng: random.Random | None = None) -> s
 
 
 def result_name(engine_name: str, experiment_name: str, instance_id: str = "") -> str:
-    """The ChaosResult Litmus writes for one engine's experiment (FACTS.md §5)."""
+    """The ChaosResult name Litmus uses (docs/litmus-behaviour.md#chaosresult)."""
     name = f"{engine_name}-{experiment_name}"
     return f"{name}-{instance_id}" if instance_id else name
 
@@ -224,7 +224,7 @@ def engine_manifest(
     }
 
 
-# The 3.x "minimal RBAC" for pod-network-latency (reference rbac yaml, FACTS.md §7).
+# The 3.x "minimal RBAC" for pod-network-latency (docs/litmus-behaviour.md#rbac).
 POD_NETWORK_LATENCY_RULES: list[dict] = [
     {
         "apiGroups": [""],
@@ -322,7 +322,7 @@ def network_latency_env(
     socket_path: str | None = None,
     sequence: str | None = None,
 ) -> dict[str, str]:
-    """pod-network-latency's env (FACTS.md §6), validated; empty values left out."""
+    """pod-network-latency's env (docs/litmus-behaviour.md), checked, empties out."""
     for value, what in (
         (latency_ms, "latency_ms"),
         (duration_s, "duration_s"),

@@ -183,5 +183,5 @@ def _adapter(version: str) -> Adapter:
     )
 
 
-# All served versions share one schema (FACTS §5); the preferred one comes first.
+# All served versions share one schema (docs/mesh-behaviour.md); preferred first.
 ADAPTERS = {version: _adapter(version) for version in ("v1", "v1beta1", "v1alpha3")}
