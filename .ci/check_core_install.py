@@ -9,6 +9,7 @@ from a directory outside the source tree:
 - `chaoslitmus --version` and `chaoslitmus --help` work;
 - every core module imports (activity modules included), and that pulls in
   neither `chaoslitmus.lab`, `chaoslitmus.report`, jsonschema nor matplotlib;
+  nor does building the `chaoslitmus` command's parser;
 - `chaos discover chaostoolkit-litmus --no-install` lists every activity the
   activity modules export in `__all__`;
 - `chaoslitmus lab up` and `chaoslitmus report` say, in one line, which extra
@@ -69,6 +70,18 @@ print(json.dumps({
     "forbidden": sorted(n for n in sys.modules if within(n, forbidden)),
     "activities": activities,
 }))
+"""
+
+
+# Run inside the fresh venv: what building the `chaoslitmus` parser imports.
+PROBE_PARSER = r"""
+import json, sys
+from chaoslitmus import cli
+cli.build_parser()
+forbidden = ("chaoslitmus.lab", "chaoslitmus.report", "jsonschema", "matplotlib")
+print(json.dumps(sorted(
+    n for n in sys.modules if any(n == p or n.startswith(p + ".") for p in forbidden)
+)))
 """
 
 
@@ -191,6 +204,18 @@ def run_checks(checks: Checks) -> None:
     checks.check(
         "core imports pull in no lab, report, jsonschema, matplotlib",
         lambda: None if not report["forbidden"] else ", ".join(report["forbidden"]),
+    )
+
+    parser = checks.run("python", "-c", PROBE_PARSER)
+    checks.check(
+        "building the chaoslitmus parser imports no lab, report or their deps",
+        lambda: (
+            f"exit {parser.returncode}: {lines_of(parser)[-3:]}"
+            if parser.returncode != 0
+            else None
+            if json.loads(parser.stdout) == []
+            else ", ".join(json.loads(parser.stdout))
+        ),
     )
 
     discovery_path = checks.workdir / "discovery.json"

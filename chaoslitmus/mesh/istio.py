@@ -22,6 +22,7 @@ Anything else found in ``retryOn`` (``reset``, ``503``...) is reported as
 ``other_events`` and kept untouched by reads. Keys we do not manage
 (``backoff``, ``retryRemoteLocalities``, ``retryIgnorePreviousHosts``) are kept
 when a policy is set.
+See docs/mesh-behaviour.md#istio-retries-and-retryon.
 """
 
 from __future__ import annotations

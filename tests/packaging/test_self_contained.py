@@ -87,3 +87,29 @@ def test_the_patterns_catch_pointers_outside(line):
 )
 def test_the_patterns_leave_our_own_words_alone(line):
     assert not any(re.search(pattern, line) for pattern in FORBIDDEN)
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """GitHub's anchors for a page's headings."""
+    anchors = set()
+    for line in markdown.splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_pointers_into_docs_name_a_page_and_heading_that_exist():
+    broken = []
+    for path in tracked_text_files():
+        try:
+            text = (ROOT / path).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue
+        for page, anchor in re.findall(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?", text):
+            target = ROOT / "docs" / page
+            if not target.is_file():
+                broken.append(f"{path}: docs/{page} does not exist")
+            elif anchor and anchor not in heading_anchors(target.read_text()):
+                broken.append(f"{path}: docs/{page} has no heading #{anchor}")
+    assert broken == [], "\n".join(broken)
