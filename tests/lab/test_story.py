@@ -42,7 +42,7 @@ SLOW_MS = 3000
 MILD_MS = 1000
 SLOW_WINDOW_S = 3.0
 MILD_WINDOW_S = 2.0
-SEED_POLICY = {
+STORY_POLICY = {
     "max_retries": 3,
     "per_retry_timeout_ms": 2000,
     "http_retry_events": ["server-error"],
@@ -141,7 +141,7 @@ def test_the_story(
     assert share_of_500(traffic_under_fault(lab, MILD_MS, MILD_WINDOW_S)) == 0
 
     # 2. The story's retry policy on the ratings route.
-    changed = set_retry_policy(**mesh_args(lab), **SEED_POLICY)
+    changed = set_retry_policy(**mesh_args(lab), **STORY_POLICY)
     assert changed["changed"] is True
 
     # 3. The same fault again: callers see 200s, in about 2 s at worst.
@@ -175,7 +175,7 @@ def test_without_previous_hosts_a_retry_can_land_on_the_slow_pod_again(
     """
     lab = start_lab(monkeypatch, retry_host_predicate="none")
     labs.append(lab)
-    set_retry_policy(**mesh_args(lab), **SEED_POLICY)
+    set_retry_policy(**mesh_args(lab), **STORY_POLICY)
     measured = traffic_under_fault(lab, SLOW_MS, 5.0)
     assert 0.08 <= share_of_500(measured) <= 0.45
     assert lab.dataplane is not None
