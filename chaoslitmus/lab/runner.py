@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
-from .apiserver import WATCHES_KEY, Authorizer, build_app
-from .resources import ResourceRegistry
-from .schemas import default_crd_files, load_crd_files
-from .store import Store
+from chaoslitmus.lab.kube.apiserver import WATCHES_KEY, Authorizer, build_app
+from chaoslitmus.lab.kube.resources import ResourceRegistry
+from chaoslitmus.lab.kube.schemas import default_crd_files, load_crd_files
+from chaoslitmus.lab.kube.store import Store
+from chaoslitmus.lab.kube.watchlog import EVENT_LOG_SIZE
 
-__all__ = ["ApiServerThread", "make_store", "write_kubeconfig"]
+__all__ = ["ApiServerThread", "kubeconfig_text", "make_store", "write_kubeconfig"]
 
 log = logging.getLogger("chaoslitmus.lab")
 
@@ -35,11 +36,19 @@ _SHUTDOWN_TIMEOUT_S = 0.5
 
 
 def make_store(
-    crd_files: Iterable[Path | str] | None = None, seed: int | None = None
+    crd_files: Iterable[Path | str] | None = None,
+    seed: int | None = None,
+    *,
+    event_log_size: int = EVENT_LOG_SIZE,
 ) -> Store:
-    """A store serving built-ins plus these CRD files (default: all lab CRDs)."""
+    """A store serving built-ins plus these CRD files (default: all lab CRDs).
+
+    `event_log_size` bounds each kind's watch log (a tiny one makes resumed
+    watches expire, to test relists).
+    """
     files = default_crd_files() if crd_files is None else list(crd_files)
-    return Store(ResourceRegistry.with_crds(load_crd_files(files)), seed=seed)
+    registry = ResourceRegistry.with_crds(load_crd_files(files))
+    return Store(registry, seed=seed, event_log_size=event_log_size)
 
 
 class ApiServerThread:
@@ -192,14 +201,13 @@ class ApiServerThread:
         await self._runner.cleanup()
 
 
-def write_kubeconfig(
-    path: Path | str,
+def kubeconfig_text(
     server_url: str,
     namespace: str = "default",
     context: str = "chaoslitmus-lab",
     token: str | None = None,
-) -> Path:
-    """Write a kubeconfig pointing kubectl and the kubernetes client at the lab."""
+) -> str:
+    """A kubeconfig pointing kubectl and the kubernetes client at the lab."""
     user: dict[str, Any] = {"token": token} if token else {}
     config = {
         "apiVersion": "v1",
@@ -219,7 +227,20 @@ def write_kubeconfig(
         "current-context": context,
         "preferences": {},
     }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def write_kubeconfig(
+    path: Path | str,
+    server_url: str,
+    namespace: str = "default",
+    context: str = "chaoslitmus-lab",
+    token: str | None = None,
+) -> Path:
+    """Write a kubeconfig pointing kubectl and the kubernetes client at the lab
+    (tests' own files; `lab up --kubeconfig` goes through `kubeconfig_file`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    text = kubeconfig_text(server_url, namespace, context, token)
+    target.write_text(text, encoding="utf-8")
     return target

@@ -13,10 +13,13 @@ the whole "after", never a mix.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -24,8 +27,10 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslitmus._mergepatch import patch_landed
 from chaoslitmus.k8s import CRD_HINTS, MAYBE_APPLIED, Kube, KubeError
 from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
+from chaoslitmus.mesh.managed_fields import FIELD_MANAGER
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
@@ -40,6 +45,7 @@ __all__ = [
     "locate",
     "read",
     "resolve_adapter",
+    "stamp",
 ]
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
@@ -215,7 +221,7 @@ def locate(
     """Find the object to edit: the VirtualService, or (v1beta2) its router."""
     if adapter.kind != "VirtualRouter":
         return Target(adapter, str(name), namespace)
-    service = _get(kube, adapter, "virtualservices", namespace, name) if name else None
+    service = _service(kube, adapter, namespace, name) if name else None
     via = (
         {"kind": "VirtualService", "name": name, "namespace": namespace}
         if name
@@ -227,6 +233,50 @@ def locate(
         return Target(adapter, virtual_router, namespace, via)
     router_name, router_namespace = appmesh_v1beta2.router_ref(service or {})
     return Target(adapter, router_name, router_namespace, via)
+
+
+def _service(kube: Kube, adapter: Adapter, namespace: str, name: str) -> dict:
+    """The v1beta2 VirtualService; when it is gone, say how to reach its router."""
+    try:
+        return _get(kube, adapter, "virtualservices", namespace, name)
+    except KubeError as exc:
+        if exc.status != 404:
+            raise
+        holders = _routers_with_snapshot(kube, adapter, namespace)
+        found = (
+            f" (VirtualRouter(s) here holding a retry-policy snapshot: "
+            f"{', '.join(repr(h) for h in holders)})"
+            if holders
+            else ""
+        )
+        raise KubeError(
+            f"{exc}; if the VirtualService was deleted, reach its VirtualRouter "
+            f"directly with virtual_router=<VirtualRouter name>{found}",
+            404,
+        ) from None
+
+
+def _routers_with_snapshot(kube: Kube, adapter: Adapter, namespace: str) -> list[str]:
+    """Best effort, for an error message: routers carrying our annotation."""
+    try:
+        listed = kube.call(
+            kube.custom.list_namespaced_custom_object,
+            adapter.group,
+            adapter.api_version,
+            namespace,
+            adapter.plural,
+            verb="list",
+            group=adapter.group,
+            plural=adapter.plural,
+            namespace=namespace,
+        )
+    except KubeError:
+        return []
+    return sorted(
+        str((item.get("metadata") or {}).get("name"))
+        for item in listed.get("items") or []
+        if ORIGINAL_ROUTES in ((item.get("metadata") or {}).get("annotations") or {})
+    )
 
 
 def _check_router_ref(service: dict, virtual_router: str, namespace: str) -> None:
@@ -277,6 +327,7 @@ def _patch(kube: Kube, target: Target, body: dict) -> dict:
         adapter.plural,
         target.name,
         body,
+        field_manager=FIELD_MANAGER,
         _content_type=MERGE_PATCH,
         verb="patch",
         group=adapter.group,
@@ -352,6 +403,16 @@ def edit(
         "row): another writer (controller, GitOps tool, person) is updating it; "
         "pause that writer and run this again"
     )
+
+
+def stamp() -> tuple[str, dict[str, Any]]:
+    """When (UTC, whole seconds, as managedFields) and by whom a snapshot is taken."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now, {
+        "field_manager": FIELD_MANAGER,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
 
 
 def connect(

@@ -20,6 +20,7 @@ __all__ = [
     "INT64_MAX",
     "TCP_RETRY_EVENTS",
     "PolicyError",
+    "flag",
     "RetryPolicy",
     "make_policy",
     "optional_events",
@@ -107,6 +108,17 @@ def _as_int(value: Any, what: str, minimum: int) -> int:
     if number < minimum:
         raise _fail(f"{what} must be >= {minimum} (got {number})")
     return number
+
+
+def flag(value: Any, what: str) -> bool:
+    """A real boolean, or exactly "true"/"false" (``--var`` gives strings)."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise PolicyError(
+        f"invalid arguments: {what} must be true or false (got {value!r})"
+    )
 
 
 def optional_int(value: Any, what: str, minimum: int) -> int | None:

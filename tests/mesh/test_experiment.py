@@ -8,7 +8,7 @@ from pathlib import Path
 from chaoslib.discovery import discover_actions, discover_probes
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 
-from .conftest import STORY, Cluster, frozen, router
+from .conftest import STORY, RawApi, frozen, router
 
 
 def test_discovery_lists_every_activity_with_its_doc() -> None:
@@ -43,7 +43,7 @@ def _python(module: str, func: str, **arguments: object) -> dict:
 
 
 def test_a_run_sets_the_policy_and_its_rollback_restores_it(
-    cluster: Cluster, v1beta2: dict, kubeconfig: Path
+    cluster: RawApi, v1beta2: dict, kubeconfig: Path
 ) -> None:
     before = router(cluster, v1beta2)
     target = {"name": "ratings", "namespace": v1beta2["namespace"]}
