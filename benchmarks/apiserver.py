@@ -12,8 +12,9 @@ all N objects, a watch resumed from the first resourceVersion (replaying the
 log), and how long stop() takes with a watch open.
 
 Figures are for one run on one machine; compare rows of the same run. The
-reference (kmock 0.8, measured in /work/shared/reference/k8s-emulator.md):
-362 ms per create+get pair at 1000 objects, growing with the store.
+figure to beat: kmock 0.8 (an aiohttp Kubernetes API emulator library), which
+we measured with kubernetes 37.0.2 before writing our own, took 362 ms per
+create+get pair at 1000 objects, growing with the store.
 """
 
 from __future__ import annotations

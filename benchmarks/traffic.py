@@ -15,7 +15,7 @@ Sections:
             against requests + a thread pool, both open-loop, at 200 and 500
             req/s, and at 200 req/s through a 3 s stall; CPU is this process's.
   omission  a 3 s stall seen by our open loop (100 req/s) and, at the same
-            time, by a closed loop like the seed's curl loop (one request,
+            time, by a closed loop like a shell curl loop (one request,
             then 0.5 s pause) and by a tight closed loop (no pause).
 
 The server runs in a separate process (`--serve`), so it does not share the
@@ -228,7 +228,7 @@ def threadpool_open_loop(url: str, rate: float, seconds: float, workers: int) ->
 
 
 def closed_loop(url: str, seconds: float, pause_s: float) -> dict:
-    """Send, wait for the answer, pause, repeat: the seed's curl loop."""
+    """Send, wait for the answer, pause, repeat: a shell curl loop."""
     session = requests.Session()
     latencies: list[float] = []
     end = time.perf_counter() + seconds

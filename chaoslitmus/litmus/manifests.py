@@ -119,7 +119,7 @@ def engine_name_for(experiment_name: str, rng: random.Random | None = None) -> s
 
 
 def result_name(engine_name: str, experiment_name: str, instance_id: str = "") -> str:
-    """The ChaosResult Litmus writes for one engine's experiment (FACTS.md §5)."""
+    """The ChaosResult name Litmus uses (docs/litmus-behaviour.md#chaosresult)."""
     name = f"{engine_name}-{experiment_name}"
     return f"{name}-{instance_id}" if instance_id else name
 
@@ -228,7 +228,7 @@ def engine_manifest(
     }
 
 
-# The 3.x "minimal RBAC" for pod-network-latency (reference rbac yaml, FACTS.md §7).
+# The 3.x "minimal RBAC" for pod-network-latency (docs/litmus-behaviour.md#rbac).
 POD_NETWORK_LATENCY_RULES: list[dict] = [
     {
         "apiGroups": [""],
@@ -334,7 +334,7 @@ def network_latency_env(
     socket_path: str | None = None,
     sequence: str | None = None,
 ) -> dict[str, str]:
-    """pod-network-latency's env (FACTS.md §6), validated; empty values left out.
+    """pod-network-latency's env (docs/litmus-behaviour.md), validated; empties out.
 
     Numbers may be exact numeric strings (``chaos run --var`` passes strings);
     ``pods_affected_perc`` 0 or None leaves the choice to Litmus (one pod;

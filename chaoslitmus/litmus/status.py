@@ -1,9 +1,10 @@
 """Reading Litmus status, pure: which run a result belongs to and when it ended.
 
-Litmus has written its status in several shapes over the years (FACTS.md §3
-and §5): ``experimentstatus`` (1.x) and ``experimentStatus`` (1.13.3+),
-``failStep``, ``failureOutput`` and ``errorOutput``. These functions accept
-all of them and return one flat, JSON-friendly vocabulary.
+Litmus has written its status in several shapes over the years
+(docs/litmus-behaviour.md#status-shapes-1x-and-3x): ``experimentstatus`` (1.x)
+and ``experimentStatus`` (1.13.3+), ``failStep``, ``failureOutput`` and
+``errorOutput``. These functions accept all of them and return one flat,
+JSON-friendly vocabulary.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def engine_entry(engine: dict | None, experiment: str) -> dict:
 
 
 def engine_finished(engine: dict | None, experiment: str) -> bool:
-    """Terminal as FACTS.md §8 defines it."""
+    """Terminal as docs/litmus-behaviour.md#when-a-run-is-over says."""
     summary = engine_summary(engine)
     if summary["engine_status"] in ENGINE_FINAL_STATUSES:
         return True
@@ -114,7 +115,7 @@ def engine_finished(engine: dict | None, experiment: str) -> bool:
 class RunTracker:
     """What we know about one run, so that a stale result is never reported.
 
-    Results are reused across runs (FACTS.md §5): a re-created engine with the
+    Results are reused across runs (see docs): a re-created engine with the
     same name updates the same ChaosResult, and until the new run's first
     update a reader still sees the previous verdict. A result belongs to this
     run when it carries this engine's ``chaosUID``, did not exist before the

@@ -5,6 +5,7 @@ each with ``retryPolicy {maxRetries, perRetryTimeoutMillis, httpRetryEvents,
 tcpRetryEvents[, grpcRetryEvents]}``; ``tcp`` routes have no retry policy.
 The CRD enforces no required fields, so the checks here follow the App Mesh
 API, which needs maxRetries and a per-retry timeout.
+See docs/mesh-behaviour.md#app-mesh-v1beta1-routes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ httpRetryEvents, tcpRetryEvents[, grpcRetryEvents]}``; ``tcpRoute`` has no
 retry policy. A VirtualService points at its router through
 ``spec.provider.virtualRouter.virtualRouterRef``; :func:`router_ref` follows
 it, or explains why it cannot (ARN-only reference, virtual-node provider).
+See docs/mesh-behaviour.md#app-mesh-v1beta2-routes.
 """
 
 from __future__ import annotations

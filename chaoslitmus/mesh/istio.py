@@ -22,6 +22,7 @@ Anything else found in ``retryOn`` (``reset``, ``503``...) is reported as
 ``other_events`` and kept untouched by reads. Keys we do not manage
 (``backoff``, ``retryRemoteLocalities``, ``retryIgnorePreviousHosts``) are kept
 when a policy is set.
+See docs/mesh-behaviour.md#istio-retries-and-retryon.
 """
 
 from __future__ import annotations
@@ -183,5 +184,5 @@ def _adapter(version: str) -> Adapter:
     )
 
 
-# All served versions share one schema (FACTS §5); the preferred one comes first.
+# All served versions share one schema (docs/mesh-behaviour.md); preferred first.
 ADAPTERS = {version: _adapter(version) for version in ("v1", "v1beta1", "v1alpha3")}

@@ -30,7 +30,7 @@ __all__ = [
     "policy_matches",
 ]
 
-# The CRD enums (App Mesh v1beta1 and v1beta2 share them).
+# The CRD enums (App Mesh v1beta1 and v1beta2 share them; docs/mesh-behaviour.md).
 HTTP_RETRY_EVENTS = ("server-error", "gateway-error", "client-error", "stream-error")
 TCP_RETRY_EVENTS = ("connection-error",)
 GRPC_RETRY_EVENTS = (

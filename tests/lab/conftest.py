@@ -53,7 +53,7 @@ KubectlRunner = Callable[..., subprocess.CompletedProcess]
 
 @pytest.fixture
 def kubectl(kubeconfig_path: Path, tmp_path: Path) -> KubectlRunner:
-    """Run /usr/bin/kubectl against the lab (skips when kubectl is missing).
+    """Run kubectl (from PATH) against the lab (skips when kubectl is missing).
 
     Each test gets its own discovery cache, so a CRD removed in one test is
     never remembered by the next.

@@ -112,7 +112,7 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 
 def story_retry(**changes: object) -> RetryPolicy:
-    """The seed's App Mesh policy (3 retries, 2 s per try, server-error) as Envoy
+    """The story's App Mesh policy (3 retries, 2 s per try, server-error) as Envoy
     sees it, with shorter per-try timeouts where a test needs them."""
     base = dict(
         num_retries=3,

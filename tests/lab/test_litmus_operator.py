@@ -576,7 +576,7 @@ def test_pod_delete_replaces_pods_through_their_replicaset(lab: OperatorRig) -> 
 
 
 def engine_1x(name: str) -> dict[str, Any]:
-    """The seed's 1.x engine (chaos-charts 1.2.0 engine.yaml) aimed at ratings."""
+    """A Litmus 1.x engine (chaos-charts 1.2.0 engine.yaml) aimed at ratings."""
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ChaosEngine",

@@ -1,4 +1,4 @@
-"""The seed's story on the lab, through our own activities (no Chaos Toolkit).
+"""The README's story on the lab, through our own activities (no Chaos Toolkit).
 
 reviews-v3 calls ratings-v1 (2 replicas) through the mesh and gives up after
 2.5 s. Litmus pod-network-latency slows ONE ratings pod by 3000 ms; traffic to
@@ -8,7 +8,7 @@ reviews-v3 calls ratings-v1 (2 replicas) through the mesh and gives up after
   ratings call goes to the slow pod wait 3 s, so reviews answers 500. Round
   robin sends half of them there: we accept 25%-75% (30 requests: the
   binomial standard deviation is 9%, so the band is almost 3 of them).
-* the seed's policy (3 retries, 2000 ms per try, server-error): the slow try
+* the story's policy (3 retries, 2000 ms per try, server-error): the slow try
   is cut at 2 s and retried on the healthy pod, so reviews answers in about
   2.0 s, inside its 2.5 s: no 500 at all.
 * 1000 ms of latency fits in both 2 s and 2.5 s: no 500 either way.
@@ -42,7 +42,7 @@ SLOW_MS = 3000
 MILD_MS = 1000
 SLOW_WINDOW_S = 3.0
 MILD_WINDOW_S = 2.0
-SEED_POLICY = {
+STORY_POLICY = {
     "max_retries": 3,
     "per_retry_timeout_ms": 2000,
     "http_retry_events": ["server-error"],
@@ -140,8 +140,8 @@ def test_the_story(
     )
     assert share_of_500(traffic_under_fault(lab, MILD_MS, MILD_WINDOW_S)) == 0
 
-    # 2. The seed's retry policy on the ratings route.
-    changed = set_retry_policy(**mesh_args(lab), **SEED_POLICY)
+    # 2. The story's retry policy on the ratings route.
+    changed = set_retry_policy(**mesh_args(lab), **STORY_POLICY)
     assert changed["changed"] is True
 
     # 3. The same fault again: callers see 200s, in about 2 s at worst.
@@ -175,7 +175,7 @@ def test_without_previous_hosts_a_retry_can_land_on_the_slow_pod_again(
     """
     lab = start_lab(monkeypatch, retry_host_predicate="none")
     labs.append(lab)
-    set_retry_policy(**mesh_args(lab), **SEED_POLICY)
+    set_retry_policy(**mesh_args(lab), **STORY_POLICY)
     measured = traffic_under_fault(lab, SLOW_MS, 5.0)
     assert 0.08 <= share_of_500(measured) <= 0.45
     assert lab.dataplane is not None

@@ -1,4 +1,4 @@
-"""The run tracker never reports an earlier run's verdict (FACTS.md §5)."""
+"""The run tracker never reports an earlier run's verdict (docs/litmus-behaviour.md)."""
 
 from chaoslitmus.litmus.status import (
     RunTracker,

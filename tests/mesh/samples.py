@@ -1,4 +1,4 @@
-"""Mesh objects as a user would write them (shapes from FACTS.md and the CRDs)."""
+"""Mesh objects as a user would write them (docs/mesh-behaviour.md, the CRDs)."""
 
 from __future__ import annotations
 

@@ -162,7 +162,7 @@ def test_journal_of_another_experiment_shows_what_it_can() -> None:
                         "type": "python",
                         "module": "os.path",
                         "func": "exists",
-                        "arguments": {"path": "/tmp"},
+                        "arguments": {"path": "."},
                     },
                 }
             ],
@@ -278,7 +278,7 @@ def test_continuous_hypothesis_checks_are_counted() -> None:
             "type": "python",
             "module": "os.path",
             "func": "exists",
-            "arguments": {"path": "/tmp"},
+            "arguments": {"path": "."},
         },
     }
     experiment = {

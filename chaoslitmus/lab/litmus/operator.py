@@ -136,7 +136,7 @@ class LitmusOperator:
         )
         self.rng = rng if rng is not None else random.Random()
         # Names come from their own stream so target choice depends only on
-        # the seed and the number of selections, not on how many names we made.
+        # the RNG seed and the number of selections, not on how many names we made.
         self._names = random.Random(self.rng.getrandbits(64))
         self.clock = clock
         self.litmus_version = litmus_version

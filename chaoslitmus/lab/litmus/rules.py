@@ -1,7 +1,7 @@
 """Pure decisions of the lab's Litmus stand-in (no I/O, no clock, no asyncio).
 
 Each function mirrors one rule of chaos-operator / chaos-runner / litmus-go as
-described in `shared/reference/litmus/FACTS.md`, so the rules can be tested
+described in docs/litmus-behaviour.md, so the rules can be tested
 directly and the operator loop (`operator.py`) stays plumbing.
 """
 
@@ -452,7 +452,7 @@ def result_final(
     if shape == "1.x":
         if outcome == "Stopped":
             # The 1.2.0 ansible experiment has no abort handler: whatever it
-            # last wrote (Running/Awaited) stays (FACTS.md §4, unconfirmed).
+            # last wrote (Running/Awaited) stays (docs/litmus-behaviour.md, unsure).
             return status
         verdict = "Pass" if outcome == "Pass" else "Fail"
         fail_step = "N/A" if outcome == "Pass" else (reason or outcome)

@@ -5,7 +5,7 @@ each one can be tested without a socket: which attempt outcome is retried
 under which `retry_on` set, how long the back-off is, which host the next try
 goes to, which route a request takes. The semantics follow Envoy's
 `router_filter` and `retry_state_impl` as summarised in
-`shared/reference/mesh/FACTS.md` section 3:
+docs/mesh-behaviour.md#envoy-retry-semantics:
 
 * `5xx` retries any 5xx response and any try that got no response at all
   (connect failure, reset, per-try timeout); `gateway-error` does the same

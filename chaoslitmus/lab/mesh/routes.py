@@ -5,7 +5,7 @@ VirtualService for `ratings` (and, for App Mesh v1beta2, its VirtualRouter
 and VirtualNodes) and produce Envoy routes with retry policies and timeouts.
 The extension under test edits these objects; the proxy must follow them the
 way App Mesh or Istio would, including the defaults they apply when no
-policy is written (`shared/reference/mesh/FACTS.md` sections 3 and 5):
+policy is written (docs/mesh-behaviour.md, App Mesh and Istio sections):
 
 * App Mesh, no retry policy: 2 retries on 503, connect-failure,
   refused-stream and reset; no per-try timeout; route timeout 15 s.
@@ -356,7 +356,7 @@ def _appmesh_v1beta1(
     source = f"appmesh.k8s.aws/v1beta1 VirtualService {_meta(vs).get('name')}"
     routes: list[Route] = []
     raw_routes = [r for r in _spec(vs).get("routes") or [] if isinstance(r, Mapping)]
-    # The legacy controller reads `priority` at route level (FACTS.md section 1).
+    # The legacy controller reads `priority` at route level (docs/mesh-behaviour.md).
     for raw in _priority_order(raw_routes, lambda r: _int(r.get("priority"))):
         http = next(
             (raw[k] for k in ("http", "http2") if isinstance(raw.get(k), Mapping)), None
