@@ -54,7 +54,8 @@ class LabOptions:
     Defaults are the story's cluster. `reviews_port`: None means 8080, or a
     free port when 8080 is taken; 0 means a free port; any other number must
     be free or start fails. `litmus` picks the Litmus CRDs and manifests
-    (3.x, or the legacy 1.x shapes).
+    (3.x, or the legacy 1.x shapes). `pod_start_s`: how long a pod that a
+    controller creates stays Pending before the kubelet runs it.
     """
 
     mesh: Mesh = "appmesh"
@@ -69,6 +70,7 @@ class LabOptions:
     retry_host_predicate: HostPredicate = "previous_hosts"
     seed: int = 0
     kubeconfig: str | None = None
+    pod_start_s: float = 0.5
 
     def __post_init__(self) -> None:
         choices = (
@@ -87,6 +89,7 @@ class LabOptions:
             (1 <= self.reviews_replicas <= 20, "reviews replicas must be 1-20"),
             (self.reviews_timeout_ms > 0, "the reviews timeout must be > 0 ms"),
             (self.litmus_startup_s >= 0, "the Litmus start-up time must be >= 0 s"),
+            (self.pod_start_s >= 0, "the pod start-up time must be >= 0 s"),
             (
                 self.reviews_port is None or 0 <= self.reviews_port <= 65535,
                 "the reviews port must be 0-65535",

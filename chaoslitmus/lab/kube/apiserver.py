@@ -21,10 +21,13 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from .defaults import RETURNS_DELETED_OBJECT
 from .errors import ApiError, bad_request, unknown_resource
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
+from .reviews import REVIEW_KEYS, answer_review
 from .store import Store
+from .subresources import SCALABLE, evict, not_modelled, pod_log, scale
 from .tables import to_table, wants_table
 
 __all__ = ["Authorizer", "KUBE_GIT_VERSION", "build_app"]
@@ -219,7 +222,7 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any]:
             "singularName": rtype.singular,
             "namespaced": rtype.namespaced,
             "kind": rtype.kind,
-            "verbs": _VERBS,
+            "verbs": list(rtype.verbs) or _VERBS,
         }
         if rtype.short_names:
             entry["shortNames"] = list(rtype.short_names)
@@ -236,12 +239,48 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any]:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        resources.extend(_subresource_entries(rtype))
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": f"{group}/{version}" if group else version,
         "resources": resources,
     }
+
+
+def _subresource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
+    """Discovery entries for the subresources the lab serves."""
+
+    def entry(sub: str, verbs: list[str], **gvk: str) -> dict[str, Any]:
+        return {
+            "name": f"{rtype.plural}/{sub}",
+            "singularName": "",
+            "namespaced": rtype.namespaced,
+            "kind": gvk.pop("kind", rtype.kind),
+            "verbs": verbs,
+            **gvk,
+        }
+
+    out = []
+    if rtype.key == "v1/pods":
+        out.append(entry("log", ["get"]))
+        out.append(
+            entry("portforward", ["create", "get"], kind="PodPortForwardOptions")
+        )
+        out.append(
+            entry("eviction", ["create"], group="policy", version="v1", kind="Eviction")
+        )
+    if rtype.key in SCALABLE:
+        out.append(
+            entry(
+                "scale",
+                ["get", "patch", "update"],
+                group="autoscaling",
+                version="v1",
+                kind="Scale",
+            )
+        )
+    return out
 
 
 # -- resource URLs ---------------------------------------------------------------------
@@ -381,6 +420,10 @@ def _present(
 async def _resource_request(
     request: web.Request, store: Store, target: _Target
 ) -> web.StreamResponse:
+    if target.rtype.key in REVIEW_KEYS:
+        return await _review(request, store, target)
+    if target.subresource not in (None, "status"):
+        return await _subresource(request, store, target)
     verb = _verb(request, target)
     _authorize(request, verb, target)
     rtype, ns, name = target.rtype, target.namespace, target.name
@@ -457,6 +500,68 @@ async def _resource_request(
     return await _delete_collection(request, store, target)
 
 
+async def _review(request: web.Request, store: Store, target: _Target) -> web.Response:
+    if request.method != "POST" or target.name is not None:
+        raise _method_not_allowed()
+    body = await _body(request)
+    review = answer_review(
+        target.rtype.key, body, store.registry, request.app[AUTHORIZER_KEY]
+    )
+    review["apiVersion"], review["kind"] = target.rtype.api_version, target.rtype.kind
+    return _json(review, 201)
+
+
+_NOT_MODELLED = frozenset(
+    {"exec", "attach", "proxy", "binding", "ephemeralcontainers", "resize"}
+)
+
+
+async def _subresource(
+    request: web.Request, store: Store, target: _Target
+) -> web.StreamResponse:
+    """pods/log, pods/eviction, pods/portforward, */scale; refusals for the rest."""
+    rtype, ns, name, sub = (
+        target.rtype,
+        target.namespace,
+        target.name or "",
+        target.subresource or "",
+    )
+    if target.name is None or target.watch_path:
+        raise unknown_resource()
+    method = request.method
+    if rtype.key == "v1/pods" and sub == "log":
+        if method != "GET":
+            raise _method_not_allowed()
+        _authorize(request, "get", target)
+        return await pod_log(request, store, rtype, ns or "", name)
+    if rtype.key == "v1/pods" and sub == "eviction":
+        if method != "POST":
+            raise _method_not_allowed()
+        _authorize(request, "create", target)
+        return _json(evict(store, rtype, ns or "", name, await _body(request)), 201)
+    if rtype.key == "v1/pods" and sub == "portforward":
+        _authorize(request, "create", target)
+        from .portforward import serve_port_forward
+
+        return await serve_port_forward(request, store, ns or "", name)
+    if sub == "scale":
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(method)
+        if verb is None:
+            raise _method_not_allowed()
+        _authorize(request, verb, target)
+        body = None if verb == "get" else await _body(request)
+        patch_type = None
+        if verb == "patch":
+            content_type = request.headers.get("Content-Type", "").split(";")[0]
+            patch_type = _PATCH_TYPES.get(content_type.strip(), "merge")
+        return _json(
+            await scale(request, store, rtype, ns or "", name, verb, body, patch_type)
+        )
+    if sub in _NOT_MODELLED:
+        raise not_modelled(f"{rtype.plural}/{sub}")
+    raise unknown_resource()
+
+
 def _int_param(value: str | None) -> int | None:
     if value in (None, ""):
         return None
@@ -511,7 +616,7 @@ async def _delete(request: web.Request, store: Store, target: _Target) -> web.Re
         preconditions=options.get("preconditions"),
         dry_run=dry_run,
     )
-    if pending or target.rtype.is_builtin:
+    if pending or target.rtype.key in RETURNS_DELETED_OBJECT:
         return _json(obj)
     rtype = target.rtype
     return _json(

@@ -1,9 +1,9 @@
-"""A minimal OpenAPI v3 index, enough for kubectl's validation handshake.
+"""The OpenAPI v3 documents: kubectl's validation handshake and `explain`.
 
 `kubectl create/apply` (validate=strict, the default) asks /openapi/v3 if
 PATCH takes the `fieldValidation` query parameter; when it does, kubectl
-lets the server validate (we do, against the CRD schemas) instead of
-downloading full schemas. Only paths and parameters are described.
+lets the server validate (we do, against the CRD schemas). `kubectl
+explain` reads the schemas (`openapi_schemas.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+from .openapi_schemas import schemas_for
 from .resources import ResourceRegistry, ResourceType
 
 __all__ = ["group_version_document", "openapi_index"]
@@ -83,5 +84,5 @@ def group_version_document(
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.30.0"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas_for(types)},
     }

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from . import schemas
+from .defaults import job_defaults, pod_defaults
 from .errors import (
     ApiError,
     bad_request,
@@ -34,6 +35,7 @@ from .patches import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from .podlogs import PodLogs
 from .resources import CRD_KEY, NAMESPACE_KEY, ResourceRegistry, ResourceType
 from .selectors import (
     FieldSelector,
@@ -47,6 +49,8 @@ from .watchlog import CLOSE, EVENT_LOG_SIZE, Watcher, WatchEvent, WatchLog
 # ApiError and WatchEvent are re-exported: callers of the store catch and read them.
 __all__ = ["ApiError", "Store", "WatchEvent"]
 
+JOBS_KEY = "batch/v1/jobs"
+PODS_KEY = "v1/pods"
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 _OBJECT_META_KEYS = frozenset(
@@ -105,6 +109,7 @@ class Store(Lifecycle):
         self._uids: dict[str, tuple[str, str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
         self._emptying: set[str] = set()
+        self.logs = PodLogs()  # what runs in pods writes here; pods/log reads
         crd_type = self._type(CRD_KEY)
         for crd in registry.crds():
             self._install_crd_object(crd_type, crd)
@@ -282,6 +287,10 @@ class Store(Lifecycle):
         if rtype.key == NAMESPACE_KEY:
             body.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             body["status"] = {"phase": "Active"}
+        elif rtype.key == JOBS_KEY:
+            job_defaults(body)
+        elif rtype.key == PODS_KEY:
+            pod_defaults(body)
         elif rtype.key == CRD_KEY:
             body["spec"] = schemas.crd_to_v1(body)["spec"]
             body["status"] = schemas.crd_status(body)
