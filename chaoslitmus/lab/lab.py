@@ -28,6 +28,7 @@ from chaoslitmus.lab.litmus.operator import litmus_controller
 from chaoslitmus.lab.mesh.dataplane import DataPlane
 from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions
 from chaoslitmus.lab.ports import reviews_socket
+from chaoslitmus.lab.reset import reset_world
 from chaoslitmus.lab.runner import ApiServerThread, make_store, write_kubeconfig
 
 __all__ = ["Lab", "LabError", "LabOptions", "served_crd_files"]
@@ -94,6 +95,7 @@ class Lab:
         )
         self.server = ApiServerThread(
             store,
+            lab_actions={"reset": lambda: reset_world(store, options)},
             controllers=[
                 *cluster_controllers(pod_start_s=options.pod_start_s),
                 self.dataplane.controller,
@@ -130,6 +132,11 @@ class Lab:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def reset(self) -> dict[str, list[str]]:
+        """The world back as seeded (see `reset.py`); what changed."""
+        server = self._running()[0]
+        return server.call(reset_world, server.store, self.options)
 
     # ------------------------------------------------------------------- views
 

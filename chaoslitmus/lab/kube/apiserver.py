@@ -41,6 +41,7 @@ STORE_KEY = web.AppKey("store", Store)
 TOKEN_KEY = web.AppKey("token", object)
 AUTHORIZER_KEY = web.AppKey("authorizer", object)
 WATCHES_KEY = web.AppKey("watches", set)
+LAB_ACTIONS_KEY = web.AppKey("lab_actions", dict)
 
 _VERBS = [
     "create",
@@ -89,13 +90,20 @@ def build_app(
     store: Store,
     token: str | None = None,
     authorizer: Authorizer | None = None,
+    lab_actions: dict[str, Callable[[], Any]] | None = None,
 ) -> web.Application:
-    """The aiohttp application serving `store` as a Kubernetes API."""
+    """The aiohttp application serving `store` as a Kubernetes API.
+
+    `lab_actions` are the lab's own verbs, outside the Kubernetes API:
+    `POST /lab/<name>` runs one on the server's loop and answers its JSON
+    (`chaoslitmus lab reset` uses `reset`).
+    """
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app[STORE_KEY] = store
     app[TOKEN_KEY] = token
     app[AUTHORIZER_KEY] = authorizer
     app[WATCHES_KEY] = set()
+    app[LAB_ACTIONS_KEY] = dict(lab_actions or {})
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app
 
@@ -122,6 +130,8 @@ async def _route(request: web.Request) -> web.StreamResponse:
     parts = [p for p in request.path.split("/") if p]
     if request.path in _OPEN_PATHS:
         return web.Response(text="ok")
+    if len(parts) == 2 and parts[0] == "lab":
+        return _lab_action(request, parts[1])
     if request.method != "GET" and (len(parts) < 3 or parts[0] not in ("api", "apis")):
         raise _method_not_allowed()
     if parts == ["version"]:
@@ -150,6 +160,15 @@ async def _route(request: web.Request) -> web.StreamResponse:
     else:
         raise unknown_resource()
     return await _resource_request(request, store, target)
+
+
+def _lab_action(request: web.Request, name: str) -> web.Response:
+    action = request.app[LAB_ACTIONS_KEY].get(name)
+    if action is None:
+        raise unknown_resource()
+    if request.method != "POST":
+        raise _method_not_allowed()
+    return _json(action())
 
 
 def _openapi(store: Store, rest: list[str]) -> web.Response:
