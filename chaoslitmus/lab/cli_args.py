@@ -57,6 +57,13 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="seconds Litmus' runner and experiment pods take to start",
     )
     parser.add_argument(
+        "--pod-start-s",
+        type=float,
+        default=_DEFAULTS.pod_start_s,
+        metavar="S",
+        help="seconds a new pod stays Pending before it runs (scale-ups, replacements)",
+    )
+    parser.add_argument(
         "--retry-host-predicate",
         choices=HOST_PREDICATES,
         default=_DEFAULTS.retry_host_predicate,

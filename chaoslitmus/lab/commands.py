@@ -48,6 +48,7 @@ def _options(args: argparse.Namespace) -> LabOptions:
         reviews_timeout_ms=args.reviews_timeout_ms,
         reviews_port=args.reviews_port,
         litmus_startup_s=args.litmus_startup_s,
+        pod_start_s=args.pod_start_s,
         retry_host_predicate=args.retry_host_predicate,
         seed=args.seed,
         kubeconfig=args.kubeconfig,

@@ -70,3 +70,9 @@ def test_scale_terminate_fault_and_restore_with_chaos_run(tmp_path: Path) -> Non
         assert len(lab.dataplane.ratings_ports()) == 2  # type: ignore[union-attr]
         with urllib.request.urlopen(lab.reviews_url, timeout=10) as response:
             assert response.status == 200
+
+
+def test_the_workflow_experiment_validates(tmp_path: Path) -> None:
+    name = str(EXPERIMENTS / "ratings-cluster-workflow.json")
+    done = chaos(["validate", name], dict(os.environ), tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -98,6 +98,29 @@ def test_logs_of_app_pods_show_their_requests(lab: Lab, kubectl: Kubectl) -> Non
     stamped = kubectl("logs", "deploy/reviews-v3", "--timestamps", "--tail=1").stdout
     assert stamped.startswith(time.strftime("%Y-", time.gmtime()))
     assert len(stamped.strip().splitlines()) == 1
+    assert KUBECTL is not None
+    follow = subprocess.Popen(
+        [
+            KUBECTL,
+            f"--kubeconfig={lab.kubeconfig}",
+            "logs",
+            "-f",
+            "--tail=0",
+            "deploy/reviews-v3",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.5)  # the stream is open: the next request arrives live
+        with urllib.request.urlopen(lab.reviews_url, timeout=10) as response:
+            assert response.status == 200
+        assert follow.stdout is not None
+        lines = [follow.stdout.readline() for _ in range(3)]  # listening, 2 GETs
+        assert '"GET /reviews/0 HTTP/1.1" 200' in lines[-1], lines
+    finally:
+        follow.terminate()
+        follow.wait(timeout=10)
     missing = kubectl("logs", "pod/nope", check=False)
     assert missing.returncode != 0 and "NotFound" in missing.stderr
 
@@ -275,3 +298,51 @@ def test_what_the_lab_does_not_model_is_a_clear_status(kubectl: Kubectl) -> None
     assert result.returncode != 0
     assert "MethodNotAllowed" in result.stderr
     assert "does not model pods/exec" in result.stderr
+
+
+WEB = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {{app: web{extra}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: nginx}}]
+"""
+
+
+def test_server_side_apply_owns_fields_and_reports_conflicts(
+    kubectl: Kubectl, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(WEB.format(replicas=2, extra=", tier: front"))
+    assert (
+        "serverside-applied"
+        in kubectl("apply", "--server-side", "-f", str(manifest)).stdout
+    )
+    managed = json.loads(
+        kubectl("get", "deploy/web", "--show-managed-fields", "-o", "json").stdout
+    )["metadata"]["managedFields"]
+    assert [(m["manager"], m["operation"]) for m in managed] == [("kubectl", "Apply")]
+    assert "f:replicas" in managed[0]["fieldsV1"]["f:spec"]
+    # Another manager changes a field the applier owns: the next apply conflicts.
+    kubectl("scale", "deploy/web", "--replicas=3")
+    conflict = kubectl("apply", "--server-side", "-f", str(manifest), check=False)
+    assert conflict.returncode != 0
+    assert "Apply failed with 1 conflict" in conflict.stderr
+    assert ".spec.replicas" in conflict.stderr
+    assert kubectl("get", "deploy/web", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(manifest))
+    assert kubectl("get", "deploy/web", "-o", "jsonpath={.spec.replicas}").stdout == "2"
+    # A label the applier no longer sets is removed; unchanged fields stay.
+    manifest.write_text(WEB.format(replicas=2, extra=""))
+    kubectl("apply", "--server-side", "-f", str(manifest))
+    labels = json.loads(
+        kubectl("get", "deploy/web", "-o", "jsonpath={.metadata.labels}").stdout
+    )
+    assert labels == {"app": "web"}

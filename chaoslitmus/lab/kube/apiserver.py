@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from .apply import manager_from_user_agent
 from .defaults import RETURNS_DELETED_OBJECT
 from .errors import ApiError, bad_request, unknown_resource
 from .openapi import group_version_document, openapi_index
@@ -58,6 +59,7 @@ _PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/strategic-merge-patch+json": "strategic",
 }
+APPLY_PATCH = "application/apply-patch+yaml"
 _OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 
 
@@ -491,10 +493,23 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "patch":
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == APPLY_PATCH and target.subresource is None:
+            obj, created = store.apply(
+                rtype,
+                ns,
+                name or "",
+                await _body(request),
+                query.get("fieldManager", ""),
+                query.get("force", "").lower() == "true",
+                dry_run=_dry_run(request),
+                field_validation=query.get("fieldValidation"),
+            )
+            return _json(obj, 201 if created else 200)
         patch_type = _PATCH_TYPES.get(content_type)
         if patch_type is None:
             raise ApiError(
@@ -512,6 +527,7 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "delete":
@@ -574,11 +590,28 @@ async def _subresource(
             content_type = request.headers.get("Content-Type", "").split(";")[0]
             patch_type = _PATCH_TYPES.get(content_type.strip(), "merge")
         return _json(
-            await scale(request, store, rtype, ns or "", name, verb, body, patch_type)
+            await scale(
+                request,
+                store,
+                rtype,
+                ns or "",
+                name,
+                verb,
+                body,
+                patch_type,
+                _field_manager(request),
+            )
         )
     if sub in _NOT_MODELLED:
         raise not_modelled(f"{rtype.plural}/{sub}")
     raise unknown_resource()
+
+
+def _field_manager(request: web.Request) -> str:
+    """Who writes: `fieldManager`, else the user agent's product name."""
+    return request.query.get("fieldManager") or manager_from_user_agent(
+        request.headers.get("User-Agent", "")
+    )
 
 
 def _int_param(value: str | None) -> int | None:

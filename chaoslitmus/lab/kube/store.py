@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from . import schemas
+from .apply import apply_config, record_update
 from .defaults import job_defaults, pod_defaults
 from .errors import (
     ApiError,
@@ -445,6 +446,7 @@ class Store(Lifecycle):
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """PUT: the body replaces the object; its resourceVersion is a precondition."""
         return self._update(
@@ -455,6 +457,7 @@ class Store(Lifecycle):
             subresource,
             dry_run,
             field_validation,
+            field_manager,
         )
 
     def patch(
@@ -468,6 +471,7 @@ class Store(Lifecycle):
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """PATCH with "merge" (RFC 7386), "json" (RFC 6902) or "strategic"."""
         rtype = self._type(resource)
@@ -503,8 +507,62 @@ class Store(Lifecycle):
                 raise ApiError(422, "Invalid", str(exc)) from None
 
         return self._update(
-            rtype, namespace, name, compute, subresource, dry_run, field_validation
+            rtype,
+            namespace,
+            name,
+            compute,
+            subresource,
+            dry_run,
+            field_validation,
+            field_manager,
         )
+
+    def apply(
+        self,
+        resource: ResourceType | str,
+        namespace: str | None,
+        name: str,
+        config: Any,
+        field_manager: str,
+        force: bool = False,
+        *,
+        dry_run: bool = False,
+        field_validation: str | None = None,
+    ) -> tuple[dict, bool]:
+        """Server-side apply (`apply.py`): (object, whether it was created)."""
+        with self._lock:
+            rtype = self._type(resource)
+            ns = self._scope(rtype, namespace)
+            if isinstance(config, dict):
+                meta = config.get("metadata") or {}
+                if meta.get("name") not in (None, name):
+                    raise bad_request(
+                        f"the name of the object ({meta['name']}) does not match "
+                        f"the name on the URL ({name})"
+                    )
+            if name not in self._bucket(rtype).get(ns, {}):
+                body = apply_config(
+                    None, config, field_manager, force, rtype.api_version
+                )
+                body.setdefault("metadata", {})["name"] = name
+                created = self.create(
+                    rtype,
+                    namespace,
+                    body,
+                    dry_run=dry_run,
+                    field_validation=field_validation,
+                )
+                return created, True
+
+            def compute(current: dict) -> dict:
+                return apply_config(
+                    current, config, field_manager, force, rtype.api_version
+                )
+
+            updated = self._update(
+                rtype, namespace, name, compute, None, dry_run, field_validation
+            )
+            return updated, False
 
     def _update(
         self,
@@ -515,6 +573,7 @@ class Store(Lifecycle):
         subresource: str | None,
         dry_run: bool,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         with self._lock:
             rtype = self._type(resource)
@@ -550,6 +609,8 @@ class Store(Lifecycle):
                     f"UID in object meta: {cur_meta['uid']}",
                 )
             new = self._merge_update(rtype, current, body, subresource)
+            if field_manager:
+                record_update(current, new, field_manager, rtype.api_version)
             self._admit(rtype, name, new, current, unknown, field_validation)
             if _spec_changed(rtype, current, new):
                 new["metadata"]["generation"] = cur_meta.get("generation", 1) + 1

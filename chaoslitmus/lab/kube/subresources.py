@@ -193,6 +193,7 @@ async def scale(
     verb: str,
     body: Any,
     patch_type: str | None = None,
+    field_manager: str | None = None,
 ) -> dict[str, Any]:
     """GET, PUT or PATCH a workload's Scale; returns the Scale after the change."""
     if rtype.key not in SCALABLE:
@@ -238,7 +239,13 @@ async def scale(
         and wanted_rv != current["metadata"]["resourceVersion"]
     ):
         raise conflict(rtype, name)
-    updated = store.patch(rtype, ns, name, {"spec": {"replicas": replicas}})
+    updated = store.patch(
+        rtype,
+        ns,
+        name,
+        {"spec": {"replicas": replicas}},
+        field_manager=field_manager,
+    )
     return scale_of(updated)
 
 
