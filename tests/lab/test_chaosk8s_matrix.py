@@ -85,11 +85,16 @@ def test_scale_deployment_creates_and_removes_pods(plane: ControlPlane) -> None:
 
 def test_deployment_probes_see_a_partial_deployment(plane: ControlPlane) -> None:
     assert deployment_probes.deployment_partially_available(RATINGS, ns=NS)
+    # Cordoned, the two new pods stay Pending: the Deployment is partial
+    # for as long as the test needs, whatever the machine's load.
+    node_actions.cordon_node(name="lab-node")
     deployment_actions.scale_deployment(RATINGS, 4, ns=NS)
-    # Two new pods take 0.2 s to start: the watch sees the gap, then the end.
     assert deployment_probes.deployment_not_fully_available(RATINGS, ns=NS, timeout=15)
+    eventually(lambda: pod_probes.count_pods(LABEL, phase="Pending", ns=NS) == 2)
     with pytest.raises(ActivityFailed, match="is not healthy"):
         deployment_probes.deployment_available_and_healthy(RATINGS, ns=NS)
+    assert deployment_probes.deployment_partially_available(RATINGS, ns=NS)
+    node_actions.uncordon_node(name="lab-node")
     assert deployment_probes.deployment_fully_available(RATINGS, ns=NS, timeout=15)
 
 

@@ -282,10 +282,15 @@ def test_cordon_drain_and_uncordon(lab: Lab, kubectl: Kubectl) -> None:
     )
     nodes = kubectl("get", "nodes").stdout
     assert "Ready,SchedulingDisabled" in nodes
-    pending = kubectl(
-        "get", "pods", "-l", "app=ratings", "-o", "jsonpath={.items[*].status.phase}"
-    ).stdout.split()
-    assert pending == ["Pending", "Pending"]
+
+    def phases() -> list[str]:
+        jsonpath = "jsonpath={.items[*].status.phase}"
+        return kubectl(
+            "get", "pods", "-l", "app=ratings", "-o", jsonpath
+        ).stdout.split()
+
+    # The ReplicaSet re-creates the evicted pods; the cordoned node keeps them.
+    eventually(lambda: phases() == ["Pending", "Pending"])
     kubectl("uncordon", "lab-node")
     kubectl("rollout", "status", "deploy/ratings-v1", "--timeout=30s")
     eventually(lambda: len(lab.dataplane.ratings_ports()) == 2)  # type: ignore[union-attr]

@@ -295,6 +295,9 @@ class Store(Lifecycle):
         elif rtype.key == CRD_KEY:
             body["spec"] = schemas.crd_to_v1(body)["spec"]
             body["status"] = schemas.crd_status(body)
+        if rtype.is_builtin and rtype.has_status_subresource:
+            # Go's typed status structs serialise as {} even when empty.
+            body.setdefault("status", {})
 
     def _install_crd_object(self, crd_type: ResourceType, crd: dict) -> None:
         """Store a CRD the registry already serves (loaded from files)."""

@@ -194,10 +194,14 @@ def is_available(pod: Mapping[str, Any], min_ready_s: int, now: float) -> bool:
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
-def scale_down_order(pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def scale_down_order(
+    pods: Iterable[Mapping[str, Any]], created: Mapping[str, int] | None = None
+) -> list[Mapping[str, Any]]:
     """Pods in the order a ReplicaSet deletes them (ActivePods ranking):
     unscheduled, then Pending, not Ready, Ready for less time, more
-    restarts, newer; the name breaks ties so the lab stays deterministic."""
+    restarts, newer. Timestamps have whole seconds, so `created` (pod uid ->
+    creation sequence, higher is newer) breaks ties, then the name."""
+    created = created or {}
 
     def key(pod: Mapping[str, Any]) -> tuple[Any, ...]:
         status = pod.get("status") or {}
@@ -207,14 +211,15 @@ def scale_down_order(pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any
             int(c.get("restartCount") or 0)
             for c in status.get("containerStatuses") or []
         )
-        created = _epoch((pod.get("metadata") or {}).get("creationTimestamp"))
+        created_at = _epoch((pod.get("metadata") or {}).get("creationTimestamp"))
         return (
             bool((pod.get("spec") or {}).get("nodeName")),
             _PHASE_RANK.get(status.get("phase") or "Pending", 0),
             ready,
             -ready_since if ready else 0.0,
             -restarts,
-            -created,
+            -created_at,
+            -created.get(pod["metadata"].get("uid", ""), 0),
             [-ord(ch) for ch in pod["metadata"]["name"]],
         )
 

@@ -14,6 +14,7 @@ revisionHistoryLimit clean-up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ class WorkloadController:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.client = StoreClient(store, utc_now)
+        self._created: dict[str, int] = {}  # pod uid -> creation sequence
+        self._sequence = itertools.count(1)
 
     def reconcile(self) -> float | None:
         for deployment in self.client.list(DEPLOYMENTS):
@@ -250,6 +253,7 @@ class WorkloadController:
                 pod = self.store.create(
                     PODS, namespace, podsets.pod_from_template(replicaset)
                 )
+                self._created[pod["metadata"]["uid"]] = next(self._sequence)
                 log.info(
                     "replicaset controller: %s/%s created pod %s",
                     namespace,
@@ -257,7 +261,9 @@ class WorkloadController:
                     pod["metadata"]["name"],
                 )
         elif len(pods) > wanted:
-            for pod in podsets.scale_down_order(pods)[: len(pods) - wanted]:
+            ranked = podsets.scale_down_order(pods, self._created)
+            for pod in ranked[: len(pods) - wanted]:
+                self._created.pop(pod["metadata"]["uid"], None)
                 self.client.delete(PODS, namespace, pod["metadata"]["name"])
                 log.info(
                     "replicaset controller: %s/%s deleted pod %s",
