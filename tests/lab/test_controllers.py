@@ -115,6 +115,17 @@ def test_scale_up_creates_owned_pods_that_start(api: client.ApiClient) -> None:
         assert ready["Ready"] == ready["PodScheduled"] == "True"
     rs = apps.read_namespaced_replica_set(rs.metadata.name, NS)
     assert (rs.spec.replicas, rs.status.replicas, rs.status.ready_replicas) == (4, 4, 4)
+    # Each controller says what it did, as `kubectl describe` shows it.
+    events = {
+        (e.source.component, e.reason, e.involved_object.name)
+        for e in core.list_namespaced_event(NS).items
+    }
+    assert ("deployment-controller", "ScalingReplicaSet", RATINGS) in events
+    for pod in new:
+        name = pod.metadata.name
+        assert ("replicaset-controller", "SuccessfulCreate", rs.metadata.name) in events
+        assert ("default-scheduler", "Scheduled", name) in events
+        assert ("kubelet", "Started", name) in events
 
 
 def test_new_pod_is_pending_before_running(plane: ControlPlane) -> None:

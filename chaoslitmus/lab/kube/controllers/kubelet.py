@@ -281,6 +281,13 @@ class Kubelet:
                 else:
                     if not _marked_unschedulable(status):
                         self._set_status(pod, pod_unschedulable(utc_now()))
+                        self.client.event(
+                            pod,
+                            "FailedScheduling",
+                            pod_unschedulable("")["conditions"][0]["message"],
+                            "Warning",
+                            "default-scheduler",
+                        )
                     continue
             elif uid not in self._starting:
                 self._starting[uid] = now + self.pod_start_s
@@ -328,6 +335,13 @@ class Kubelet:
         )
         if bound is not None:
             self._set_status(bound, pod_scheduled(bound["spec"], utc_now()))
+            self.client.event(
+                bound,
+                "Scheduled",
+                f"Successfully assigned {meta['namespace']}/{meta['name']} to "
+                f"{self.node_name}",
+                component="default-scheduler",
+            )
             log.info(
                 "scheduler: pod %s/%s bound to %s",
                 meta["namespace"],
@@ -345,6 +359,14 @@ class Kubelet:
             current.get("status") or {}, current.get("spec") or {}, utc_now()
         )
         self._set_status(current, running)
+        for container in (current.get("spec") or {}).get("containers") or []:
+            name, image = container.get("name", ""), container.get("image", "")
+            for reason, message in (
+                ("Pulled", f'Container image "{image}" already present on machine'),
+                ("Created", f"Created container {name}"),
+                ("Started", f"Started container {name}"),
+            ):
+                self.client.event(current, reason, message, component="kubelet")
         log.info(
             "kubelet: pod %s/%s is Running",
             pod["metadata"]["namespace"],

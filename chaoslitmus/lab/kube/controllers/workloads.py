@@ -112,6 +112,7 @@ class WorkloadController:
                 podsets.new_replicaset(deployment, revision + 1, first),
             )
             revision += 1
+            self._scaled_event(deployment, new_rs["metadata"]["name"], first, None)
             log.info(
                 "deployment controller: %s/%s scaled up new ReplicaSet %s to %d",
                 namespace,
@@ -161,20 +162,20 @@ class WorkloadController:
         replicas = int(spec.get("replicas", 1))
         active_old = [rs for rs in old if _replicas(rs) > 0]
         if not active_old:
-            self._scale(new_rs, replicas)
+            self._scale(new_rs, replicas, deployment)
             return
         if (spec.get("strategy") or {}).get("type") == "Recreate":
             for rs in active_old:
-                self._scale(rs, 0)
+                self._scale(rs, 0, deployment)
             if not any(self._pods_of(rs) for rs in old):
-                self._scale(new_rs, replicas)
+                self._scale(new_rs, replicas, deployment)
             return
         surge, max_unavailable = podsets.rolling_limits(deployment)
         total = _replicas(new_rs) + sum(_replicas(rs) for rs in active_old)
         room = max(0, replicas + surge - total)
         new_target = min(replicas, _replicas(new_rs) + room)
         if new_target > _replicas(new_rs):
-            self._scale(new_rs, new_target)
+            self._scale(new_rs, new_target, deployment)
         available = sum(self._available(rs) for rs in [new_rs, *active_old])
         removable = max(0, available - (replicas - max_unavailable))
         # Old pods that are not available can go at once: they serve nothing.
@@ -185,9 +186,14 @@ class WorkloadController:
             target -= step
             removable -= step
             if target != _replicas(rs):
-                self._scale(rs, target)
+                self._scale(rs, target, deployment)
 
-    def _scale(self, replicaset: Mapping[str, Any], replicas: int) -> None:
+    def _scale(
+        self,
+        replicaset: Mapping[str, Any],
+        replicas: int,
+        deployment: Mapping[str, Any],
+    ) -> None:
         if _replicas(replicaset) == replicas:
             return
         meta = replicaset["metadata"]
@@ -196,12 +202,29 @@ class WorkloadController:
             obj["spec"]["replicas"] = replicas
 
         self.client.update(REPLICASETS, meta["namespace"], meta["name"], scale)
+        self._scaled_event(deployment, meta["name"], replicas, _replicas(replicaset))
         log.info(
             "deployment controller: ReplicaSet %s/%s scaled from %d to %d",
             meta["namespace"],
             meta["name"],
             _replicas(replicaset),
             replicas,
+        )
+
+    def _scaled_event(
+        self,
+        deployment: Mapping[str, Any],
+        replicaset: str,
+        replicas: int,
+        previous: int | None,
+    ) -> None:
+        """The Deployment controller's ScalingReplicaSet event."""
+        way = "down" if previous is not None and replicas < previous else "up"
+        message = f"Scaled {way} replica set {replicaset} to {replicas}"
+        if previous is not None:
+            message += f" from {previous}"
+        self.client.event(
+            deployment, "ScalingReplicaSet", message, component="deployment-controller"
         )
 
     def _deployment_status(self, deployment: Mapping[str, Any]) -> None:
@@ -254,6 +277,12 @@ class WorkloadController:
                     PODS, namespace, podsets.pod_from_template(replicaset)
                 )
                 self._created[pod["metadata"]["uid"]] = next(self._sequence)
+                self.client.event(
+                    replicaset,
+                    "SuccessfulCreate",
+                    f"Created pod: {pod['metadata']['name']}",
+                    component="replicaset-controller",
+                )
                 log.info(
                     "replicaset controller: %s/%s created pod %s",
                     namespace,
@@ -265,6 +294,12 @@ class WorkloadController:
             for pod in ranked[: len(pods) - wanted]:
                 self._created.pop(pod["metadata"]["uid"], None)
                 self.client.delete(PODS, namespace, pod["metadata"]["name"])
+                self.client.event(
+                    replicaset,
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    component="replicaset-controller",
+                )
                 log.info(
                     "replicaset controller: %s/%s deleted pod %s",
                     namespace,
