@@ -25,7 +25,11 @@ def _gv_path(group: str, version: str) -> str:
 
 
 def _document_hash(types: list[ResourceType]) -> str:
-    text = json.dumps(sorted(t.key for t in types) + [t.kind for t in types])
+    """Changes when a served type or its schema does (kubectl caches by it)."""
+    ordered = sorted(types, key=lambda t: t.key)
+    text = json.dumps(
+        [[t.key, t.kind, t.schema] for t in ordered], sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32].upper()
 
 
