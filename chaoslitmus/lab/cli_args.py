@@ -57,6 +57,13 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="seconds Litmus' runner and experiment pods take to start",
     )
     parser.add_argument(
+        "--pod-start-s",
+        type=float,
+        default=_DEFAULTS.pod_start_s,
+        metavar="S",
+        help="seconds a new pod stays Pending before it runs (scale-ups, replacements)",
+    )
+    parser.add_argument(
         "--retry-host-predicate",
         choices=HOST_PREDICATES,
         default=_DEFAULTS.retry_host_predicate,
@@ -86,7 +93,7 @@ def add_lab_parser(commands: argparse._SubParsersAction) -> None:
         description="The embedded lab: Kubernetes API emulator, Litmus operator, "
         "App Mesh or Istio, and BookInfo's reviews/ratings on 127.0.0.1.",
     )
-    actions = lab.add_subparsers(dest="lab_command", metavar="up|run")
+    actions = lab.add_subparsers(dest="lab_command", metavar="up|run|reset")
     actions.required = True
     up = actions.add_parser("up", help="start the lab and keep it running until Ctrl-C")
     _add_options(up)
@@ -97,3 +104,16 @@ def add_lab_parser(commands: argparse._SubParsersAction) -> None:
     )
     _add_options(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    reset = actions.add_parser(
+        "reset",
+        help="put a running lab's world back as `lab up` seeded it",
+        description="Deletes chaos engines, results, Jobs and what was added to "
+        "the namespace, restores every seeded object and uncordons the node, "
+        "on the lab that CHAOSLITMUS_LAB_API (exported by `lab up`) names.",
+    )
+    reset.add_argument(
+        "--api",
+        default=None,
+        metavar="URL",
+        help="the lab API server (default: $CHAOSLITMUS_LAB_API)",
+    )

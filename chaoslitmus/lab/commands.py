@@ -1,9 +1,10 @@
-"""`chaoslitmus lab up` and `chaoslitmus lab run -- CMD...`.
+"""`chaoslitmus lab up`, `chaoslitmus lab run -- CMD...` and `lab reset`.
 
 `up` keeps a lab running for kubectl and manual runs until Ctrl-C/SIGTERM.
 `run` starts a lab, runs CMD with the lab's variables exported (see
 `env.py`), forwards SIGINT/SIGTERM to it, stops the lab and exits with CMD's
-code. CMD runs in its own process group so a Ctrl-C reaches it exactly once
+code. `reset` asks a running lab to put its world back as seeded. CMD runs
+in its own process group so a Ctrl-C reaches it exactly once
 (through us), never twice: a second SIGINT would cut Chaos Toolkit's
 rollbacks short.
 
@@ -14,6 +15,7 @@ by the `chaoslitmus.lab` logger; stdout is left to `up`'s exports and to CMD.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
@@ -21,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -45,6 +48,7 @@ def _options(args: argparse.Namespace) -> LabOptions:
         reviews_timeout_ms=args.reviews_timeout_ms,
         reviews_port=args.reviews_port,
         litmus_startup_s=args.litmus_startup_s,
+        pod_start_s=args.pod_start_s,
         retry_host_predicate=args.retry_host_predicate,
         seed=args.seed,
         kubeconfig=args.kubeconfig,
@@ -79,8 +83,30 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _reset(args: argparse.Namespace) -> int:
+    """POST the running lab's reset action (no lab extra needed here)."""
+    api = args.api or os.environ.get(lab_env.CHAOSLITMUS_LAB_API)
+    if not api:
+        return _fail(
+            "lab reset needs a running lab: run `chaoslitmus lab up` and export "
+            f"its variables, or pass --api URL (${lab_env.CHAOSLITMUS_LAB_API})"
+        )
+    request = urllib.request.Request(f"{api.rstrip('/')}/lab/reset", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            done = json.loads(response.read())
+    except (OSError, ValueError) as exc:
+        return _fail(f"lab reset: cannot reach the lab at {api}: {exc}", 1)
+    for verb in ("deleted", "restored", "created"):
+        names = done.get(verb) or []
+        print(f"{verb}: {', '.join(names) if names else 'nothing'}")
+    return 0
+
+
 def run_lab_command(args: argparse.Namespace) -> int:
-    """Run `lab up` or `lab run`; returns the process exit code."""
+    """Run `lab up`, `lab run` or `lab reset`; returns the process exit code."""
+    if args.lab_command == "reset":
+        return _reset(args)
     if args.lab_command == "run":
         command = list(args.cmd)
         if command[:1] == ["--"]:

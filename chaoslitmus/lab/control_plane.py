@@ -15,6 +15,7 @@ from typing import Any
 
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.kube.apiserver import Authorizer
+from chaoslitmus.lab.kube.controllers import cluster_controllers
 from chaoslitmus.lab.kube.schemas import default_crd_files
 from chaoslitmus.lab.kube.store import Store
 from chaoslitmus.lab.litmus.faults import FaultSink, RecordingFaultSink
@@ -38,6 +39,8 @@ class ControlPlane:
     `RecordingFaultSink` (read it as `plane.sink`); `operator_seed` seeds the
     operator's choices (default `options.seed`); `operator` passes knobs on
     to `LitmusOperator` (status_interval_s, pod_ready_delay_s...).
+    `cluster=False` leaves out the Deployment/ReplicaSet controllers, the
+    scheduler and the kubelet (objects then stay exactly as written).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class ControlPlane:
         token: str | None = None,
         authorizer: Authorizer | None = None,
         controllers: Sequence[Controller] = (),
+        cluster: bool = True,
         **operator: Any,
     ) -> None:
         self.options = options or LabOptions()
@@ -65,9 +69,12 @@ class ControlPlane:
         )
         if store is None:
             store = make_store(default_crd_files(litmus=self.options.litmus))
+        workloads = (
+            cluster_controllers(pod_start_s=self.options.pod_start_s) if cluster else []
+        )
         self.server = ApiServerThread(
             store,
-            controllers=[operator_loop, *controllers],
+            controllers=[*workloads, operator_loop, *controllers],
             token=token,
             authorizer=authorizer,
         )

@@ -4,8 +4,9 @@
 port (so a taken port fails before anything runs), builds a Store serving
 the Litmus 3.x CRDs and only the chosen mesh API (as a cluster with that
 control plane would), seeds the BookInfo world, starts the data plane on its
-own thread and the API server with the Litmus operator and the mesh sync as
-controllers, writes a kubeconfig, and returns once every ratings pod serves.
+own thread and the API server with the cluster's controllers (workloads,
+scheduler, kubelet), the Litmus operator and the mesh sync, writes a
+kubeconfig, and returns once every ratings pod serves.
 `env()` gives the variables experiments read (see `env.py`).
 """
 
@@ -21,12 +22,14 @@ from pathlib import Path
 
 from chaoslitmus.lab import env as lab_env
 from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.kube.controllers import cluster_controllers
 from chaoslitmus.lab.kube.schemas import default_crd_files
 from chaoslitmus.lab.kubeconfig_file import KubeconfigFile
 from chaoslitmus.lab.litmus.operator import litmus_controller
 from chaoslitmus.lab.mesh.dataplane import DataPlane
 from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions
 from chaoslitmus.lab.ports import reviews_socket
+from chaoslitmus.lab.reset import reset_world
 from chaoslitmus.lab.runner import ApiServerThread, kubeconfig_text, make_store
 
 __all__ = ["Lab", "LabError", "LabOptions", "served_crd_files"]
@@ -88,14 +91,22 @@ class Lab:
         # Seeded before the server runs, so every controller's first list
         # already sees the whole world.
         world.seed(store, options)
-        self.dataplane = DataPlane(options, reviews_socket=sock).launch()
+        self.dataplane = DataPlane(
+            options, reviews_socket=sock, pod_logs=store.logs
+        ).launch()
         operator = litmus_controller(
             startup_s=options.litmus_startup_s,
             fault_sink=self.dataplane,
             rng=random.Random(options.seed),
         )
         self.server = ApiServerThread(
-            store, controllers=[self.dataplane.controller, operator]
+            store,
+            lab_actions={"reset": lambda: reset_world(store, options)},
+            controllers=[
+                *cluster_controllers(pod_start_s=options.pod_start_s),
+                self.dataplane.controller,
+                operator,
+            ],
         ).start()
         text = kubeconfig_text(
             self.server.url, namespace=options.namespace, context=KUBE_CONTEXT
@@ -127,6 +138,11 @@ class Lab:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def reset(self) -> dict[str, list[str]]:
+        """The world back as seeded (see `reset.py`); what changed."""
+        server = self._running()[0]
+        return server.call(reset_world, server.store, self.options)
 
     # ------------------------------------------------------------------- views
 

@@ -55,8 +55,9 @@ class LabOptions:
     free port when 8080 is taken; 0 means a free port; any other number must
     be free or start fails. `kubeconfig`: a file the lab creates (and removes
     on stop); an existing one only with `force_kubeconfig`, put back on stop.
-    `litmus` picks the Litmus CRDs and manifests
-    (3.x, or the legacy 1.x shapes).
+    `litmus` picks the Litmus CRDs and manifests (3.x, or the legacy 1.x
+    shapes). `pod_start_s`: how long a pod that a controller creates stays
+    Pending before the kubelet runs it.
     """
 
     mesh: Mesh = "appmesh"
@@ -72,6 +73,7 @@ class LabOptions:
     seed: int = 0
     kubeconfig: str | None = None
     force_kubeconfig: bool = False
+    pod_start_s: float = 0.5
 
     def __post_init__(self) -> None:
         choices = (
@@ -90,6 +92,7 @@ class LabOptions:
             (1 <= self.reviews_replicas <= 20, "reviews replicas must be 1-20"),
             (self.reviews_timeout_ms > 0, "the reviews timeout must be > 0 ms"),
             (self.litmus_startup_s >= 0, "the Litmus start-up time must be >= 0 s"),
+            (self.pod_start_s >= 0, "the pod start-up time must be >= 0 s"),
             (
                 self.reviews_port is None or 0 <= self.reviews_port <= 65535,
                 "the reviews port must be 0-65535",

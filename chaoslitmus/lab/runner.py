@@ -63,7 +63,9 @@ class ApiServerThread:
         controllers: Sequence[Controller] = (),
         token: str | None = None,
         authorizer: Authorizer | None = None,
+        lab_actions: dict[str, Callable[[], Any]] | None = None,
     ) -> None:
+        self.lab_actions = dict(lab_actions or {})
         self.store: Store = (
             store_or_none if store_or_none is not None else make_store(crd_files)
         )
@@ -161,7 +163,12 @@ class ApiServerThread:
             self.loop.close()
 
     async def _startup(self) -> None:
-        app = build_app(self.store, token=self.token, authorizer=self._authorizer)
+        app = build_app(
+            self.store,
+            token=self.token,
+            authorizer=self._authorizer,
+            lab_actions=self.lab_actions,
+        )
         self._runner = web.AppRunner(
             app,
             handle_signals=False,

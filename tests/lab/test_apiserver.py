@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -756,7 +757,8 @@ def test_kubectl_with_pods(
     assert rows[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert rows[1].split()[:4] == ["ratings-v1-a", "1/1", "Running", "0"]
     assert len(rows) == 2
-    assert "Status:       Running" in kubectl("describe", "pod", "ratings-v1-a").stdout
+    described = kubectl("describe", "pod", "ratings-v1-a").stdout
+    assert re.search(r"^Status:\s+Running$", described, re.M), described
     kubectl("annotate", "pod", "ratings-v1-a", "litmuschaos.io/chaos=true")
     kubectl("label", "pod", "ratings-v1-a", "chaos=target")
     kubectl(

@@ -34,7 +34,9 @@ STORY_POLICY = {
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with Lab(LabOptions(reviews_port=0, litmus_startup_s=0.1, seed=3)) as running:
+    # A replacement pod stays Pending 2 s: long enough to see its absence.
+    options = LabOptions(reviews_port=0, litmus_startup_s=0.1, seed=3, pod_start_s=2.0)
+    with Lab(options) as running:
         yield running
 
 
@@ -244,25 +246,24 @@ def test_a_deleted_pod_refuses_connections_until_its_replacement_is_ready(
     # Callers through the mesh only reach the pod that is left.
     assert set(proxy_hosts(lab, 3)) == {kept["metadata"]["name"]}
 
-    # The ReplicaSet's new pod: created not ready (no server), then Ready.
-    now = "2026-01-01T00:00:00Z"
-    replacement = world.replacement_pod(gone, "zz9zz", now)
-    status = replacement.pop("status")
-    created = store_call(lab, "create", PODS, NS, {**replacement, "status": status})
-    name = created["metadata"]["name"]
-    time.sleep(0.2)
-    assert name not in lab.dataplane.ratings_ports()
-    world.mark_pod_ready(status, now)
-    store_call(
-        lab,
-        "replace",
-        PODS,
-        NS,
-        name,
-        {**created, "status": status},
-        subresource="status",
-    )
+    # The ReplicaSet controller's new pod: Pending (no server), then Ready.
+    def replacement() -> dict | None:
+        pods = store_call(lab, "list", PODS, NS, "app=ratings")[0]
+        fresh = [
+            p
+            for p in pods
+            if p["metadata"]["name"] not in (gone_name, kept["metadata"]["name"])
+        ]
+        return fresh[0] if fresh else None
+
+    pending = wait_until(replacement, "the replacement pod")
+    name = pending["metadata"]["name"]
+    # Ports read before the pod is seen Pending were read while it was Pending.
+    ports = lab.dataplane.ratings_ports()
+    if store_call(lab, "get", PODS, NS, name)["status"].get("phase") == "Pending":
+        assert name not in ports
     port = wait_until(lambda: lab.dataplane.ratings_ports().get(name), "new server")  # type: ignore[union-attr]
+    assert store_call(lab, "get", PODS, NS, name)["status"]["phase"] == "Running"
     assert get(f"http://127.0.0.1:{port}/ratings/0")[0] == 200
     annotated = wait_until(
         lambda: store_call(lab, "get", PODS, NS, name)["metadata"].get("annotations"),

@@ -21,11 +21,14 @@ from typing import Any
 from aiohttp import web
 
 from .bodies import MAX_BODY_BYTES, decode_body, too_large
+from .defaults import RETURNS_DELETED_OBJECT
 from .errors import ApiError, bad_request, unknown_resource
 from .managed_fields import manager_from
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
+from .reviews import REVIEW_KEYS, answer_review
 from .store import Store
+from .subresources import SCALABLE, evict, not_modelled, pod_log, scale
 from .tables import to_table, wants_table
 
 __all__ = ["Authorizer", "KUBE_GIT_VERSION", "build_app"]
@@ -40,6 +43,7 @@ TOKEN_KEY = web.AppKey("token", object)
 AUTHORIZER_KEY = web.AppKey("authorizer", object)
 WATCHES_KEY = web.AppKey("watches", set)
 MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
+LAB_ACTIONS_KEY = web.AppKey("lab_actions", dict)
 
 _VERBS = [
     "create",
@@ -56,6 +60,7 @@ _PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/strategic-merge-patch+json": "strategic",
 }
+APPLY_PATCH = "application/apply-patch+yaml"
 _OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 
 
@@ -89,15 +94,22 @@ def build_app(
     token: str | None = None,
     authorizer: Authorizer | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    lab_actions: dict[str, Callable[[], Any]] | None = None,
 ) -> web.Application:
-    """The aiohttp application serving `store` as a Kubernetes API; bodies
-    over `max_body_bytes` get 413, as kube-apiserver's limit (3 MiB)."""
+    """The aiohttp application serving `store` as a Kubernetes API.
+
+    Bodies over `max_body_bytes` get 413, as with kube-apiserver's limit
+    (3 MiB). `lab_actions` are the lab's own verbs, outside the Kubernetes
+    API: `POST /lab/<name>` runs one on the server's loop and answers its
+    JSON (`chaoslitmus lab reset` uses `reset`).
+    """
     app = web.Application(client_max_size=max_body_bytes)
     app[MAX_BODY_KEY] = max_body_bytes
     app[STORE_KEY] = store
     app[TOKEN_KEY] = token
     app[AUTHORIZER_KEY] = authorizer
     app[WATCHES_KEY] = set()
+    app[LAB_ACTIONS_KEY] = dict(lab_actions or {})
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app
 
@@ -124,6 +136,8 @@ async def _route(request: web.Request) -> web.StreamResponse:
     parts = [p for p in request.path.split("/") if p]
     if request.path in _OPEN_PATHS:
         return web.Response(text="ok")
+    if len(parts) == 2 and parts[0] == "lab":
+        return _lab_action(request, parts[1])
     if request.method != "GET" and (len(parts) < 3 or parts[0] not in ("api", "apis")):
         raise _method_not_allowed()
     if parts == ["version"]:
@@ -152,6 +166,15 @@ async def _route(request: web.Request) -> web.StreamResponse:
     else:
         raise unknown_resource()
     return await _resource_request(request, store, target)
+
+
+def _lab_action(request: web.Request, name: str) -> web.Response:
+    action = request.app[LAB_ACTIONS_KEY].get(name)
+    if action is None:
+        raise unknown_resource()
+    if request.method != "POST":
+        raise _method_not_allowed()
+    return _json(action())
 
 
 def _openapi(store: Store, rest: list[str]) -> web.Response:
@@ -224,7 +247,7 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any]:
             "singularName": rtype.singular,
             "namespaced": rtype.namespaced,
             "kind": rtype.kind,
-            "verbs": _VERBS,
+            "verbs": list(rtype.verbs) or _VERBS,
         }
         if rtype.short_names:
             entry["shortNames"] = list(rtype.short_names)
@@ -241,12 +264,48 @@ def _resource_list(store: Store, group: str, version: str) -> dict[str, Any]:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        resources.extend(_subresource_entries(rtype))
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": f"{group}/{version}" if group else version,
         "resources": resources,
     }
+
+
+def _subresource_entries(rtype: ResourceType) -> list[dict[str, Any]]:
+    """Discovery entries for the subresources the lab serves."""
+
+    def entry(sub: str, verbs: list[str], **gvk: str) -> dict[str, Any]:
+        return {
+            "name": f"{rtype.plural}/{sub}",
+            "singularName": "",
+            "namespaced": rtype.namespaced,
+            "kind": gvk.pop("kind", rtype.kind),
+            "verbs": verbs,
+            **gvk,
+        }
+
+    out = []
+    if rtype.key == "v1/pods":
+        out.append(entry("log", ["get"]))
+        out.append(
+            entry("portforward", ["create", "get"], kind="PodPortForwardOptions")
+        )
+        out.append(
+            entry("eviction", ["create"], group="policy", version="v1", kind="Eviction")
+        )
+    if rtype.key in SCALABLE:
+        out.append(
+            entry(
+                "scale",
+                ["get", "patch", "update"],
+                group="autoscaling",
+                version="v1",
+                kind="Scale",
+            )
+        )
+    return out
 
 
 # -- resource URLs ---------------------------------------------------------------------
@@ -389,6 +448,10 @@ def _present(
 async def _resource_request(
     request: web.Request, store: Store, target: _Target
 ) -> web.StreamResponse:
+    if target.rtype.key in REVIEW_KEYS:
+        return await _review(request, store, target)
+    if target.subresource not in (None, "status"):
+        return await _subresource(request, store, target)
     verb = _verb(request, target)
     _authorize(request, verb, target)
     rtype, ns, name = target.rtype, target.namespace, target.name
@@ -443,6 +506,18 @@ async def _resource_request(
         return _json(obj)
     if verb == "patch":
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == APPLY_PATCH and target.subresource is None:
+            obj, created = store.apply(
+                rtype,
+                ns,
+                name or "",
+                await _body(request),
+                query.get("fieldManager", ""),
+                query.get("force", "").lower() == "true",
+                dry_run=_dry_run(request),
+                field_validation=query.get("fieldValidation"),
+            )
+            return _json(obj, 201 if created else 200)
         patch_type = _PATCH_TYPES.get(content_type)
         if patch_type is None:
             raise ApiError(
@@ -466,6 +541,78 @@ async def _resource_request(
     if verb == "delete":
         return await _delete(request, store, target)
     return await _delete_collection(request, store, target)
+
+
+async def _review(request: web.Request, store: Store, target: _Target) -> web.Response:
+    if request.method != "POST" or target.name is not None:
+        raise _method_not_allowed()
+    body = await _body(request)
+    review = answer_review(
+        target.rtype.key, body, store.registry, request.app[AUTHORIZER_KEY]
+    )
+    review["apiVersion"], review["kind"] = target.rtype.api_version, target.rtype.kind
+    return _json(review, 201)
+
+
+_NOT_MODELLED = frozenset(
+    {"exec", "attach", "proxy", "binding", "ephemeralcontainers", "resize"}
+)
+
+
+async def _subresource(
+    request: web.Request, store: Store, target: _Target
+) -> web.StreamResponse:
+    """pods/log, pods/eviction, pods/portforward, */scale; refusals for the rest."""
+    rtype, ns, name, sub = (
+        target.rtype,
+        target.namespace,
+        target.name or "",
+        target.subresource or "",
+    )
+    if target.name is None or target.watch_path:
+        raise unknown_resource()
+    method = request.method
+    if rtype.key == "v1/pods" and sub == "log":
+        if method != "GET":
+            raise _method_not_allowed()
+        _authorize(request, "get", target)
+        return await pod_log(request, store, rtype, ns or "", name)
+    if rtype.key == "v1/pods" and sub == "eviction":
+        if method != "POST":
+            raise _method_not_allowed()
+        _authorize(request, "create", target)
+        return _json(evict(store, rtype, ns or "", name, await _body(request)), 201)
+    if rtype.key == "v1/pods" and sub == "portforward":
+        _authorize(request, "create", target)
+        from .portforward import serve_port_forward
+
+        return await serve_port_forward(request, store, ns or "", name)
+    if sub == "scale":
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(method)
+        if verb is None:
+            raise _method_not_allowed()
+        _authorize(request, verb, target)
+        body = None if verb == "get" else await _body(request)
+        patch_type = None
+        if verb == "patch":
+            content_type = request.headers.get("Content-Type", "").split(";")[0]
+            patch_type = _PATCH_TYPES.get(content_type.strip(), "merge")
+        return _json(
+            await scale(
+                request,
+                store,
+                rtype,
+                ns or "",
+                name,
+                verb,
+                body,
+                patch_type,
+                _field_manager(request),
+            )
+        )
+    if sub in _NOT_MODELLED:
+        raise not_modelled(f"{rtype.plural}/{sub}")
+    raise unknown_resource()
 
 
 def _field_manager(request: web.Request) -> str | None:
@@ -529,7 +676,7 @@ async def _delete(request: web.Request, store: Store, target: _Target) -> web.Re
         preconditions=options.get("preconditions"),
         dry_run=dry_run,
     )
-    if pending or target.rtype.is_builtin:
+    if pending or target.rtype.key in RETURNS_DELETED_OBJECT:
         return _json(obj)
     rtype = target.rtype
     return _json(

@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import conflict
 from .objects import clone, now, present
+from .podlogs import PodLogs
 from .resources import CRD_KEY, NAMESPACE_KEY, ResourceRegistry, ResourceType
 from .watchlog import WatchLog
 
@@ -33,6 +34,7 @@ class Lifecycle:
     _dependents: dict[str, set[tuple[str, str, str]]]
     _emptying: set[str]
     _watch_log: WatchLog
+    logs: PodLogs
 
     # Provided by Store.
     def _type(self, resource: ResourceType | str) -> ResourceType:
@@ -198,6 +200,8 @@ class Lifecycle:
         for owner in _owner_uids(final):
             self._dependents.get(owner, set()).discard((rtype.group_resource, ns, name))
         self._watch_log.record(rtype.group_resource, "DELETED", final, old)
+        if rtype.key == "v1/pods":
+            self.logs.forget(ns, name)  # a new pod of that name starts empty
         if rtype.key == CRD_KEY:
             self._drop_crd(final)
         dependents = self._dependents.pop(uid, set())

@@ -1,9 +1,9 @@
-"""A minimal OpenAPI v3 index, enough for kubectl's validation handshake.
+"""The OpenAPI v3 documents: kubectl's validation handshake and `explain`.
 
 `kubectl create/apply` (validate=strict, the default) asks /openapi/v3 if
 PATCH takes the `fieldValidation` query parameter; when it does, kubectl
-lets the server validate (we do, against the CRD schemas) instead of
-downloading full schemas. Only paths and parameters are described.
+lets the server validate (we do, against the CRD schemas). `kubectl
+explain` reads the schemas (`openapi_schemas.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+from .openapi_schemas import schemas_for
 from .resources import ResourceRegistry, ResourceType
 
 __all__ = ["group_version_document", "openapi_index"]
@@ -24,7 +25,11 @@ def _gv_path(group: str, version: str) -> str:
 
 
 def _document_hash(types: list[ResourceType]) -> str:
-    text = json.dumps(sorted(t.key for t in types) + [t.kind for t in types])
+    """Changes when a served type or its schema does (kubectl caches by it)."""
+    ordered = sorted(types, key=lambda t: t.key)
+    text = json.dumps(
+        [[t.key, t.kind, t.schema] for t in ordered], sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32].upper()
 
 
@@ -83,5 +88,5 @@ def group_version_document(
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.30.0"},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas_for(types)},
     }

@@ -48,6 +48,7 @@ class ResourceType:
     )
     prune: bool = False  # v1 structural-schema pruning of unknown fields
     crd_name: str | None = None  # None for built-in kinds
+    verbs: tuple[str, ...] = ()  # () = every verb; reviews are create-only
 
     def __post_init__(self) -> None:
         if not self.singular:
@@ -90,8 +91,10 @@ def _builtin(
     short: tuple[str, ...] = (),
     status: bool = False,
     categories: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = (),
 ) -> ResourceType:
     return ResourceType(
+        verbs=verbs,
         group=group,
         version=version,
         plural=plural,
@@ -191,6 +194,30 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         namespaced=False,
         short=("crd", "crds"),
         status=True,
+    ),
+    _builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectaccessreviews",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _builtin(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        namespaced=False,
+        verbs=("create",),
+    ),
+    _builtin(
+        "authentication.k8s.io",
+        "v1",
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        namespaced=False,
+        verbs=("create",),
     ),
 )
 

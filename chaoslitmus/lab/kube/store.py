@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from . import managed_fields, schemas
+from .apply import apply_config
+from .defaults import job_defaults, pod_defaults
 from .errors import (
     ApiError,
     bad_request,
@@ -34,6 +36,7 @@ from .patches import (
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
+from .podlogs import PodLogs
 from .resources import CRD_KEY, NAMESPACE_KEY, ResourceRegistry, ResourceType
 from .selectors import (
     FieldSelector,
@@ -47,6 +50,8 @@ from .watchlog import CLOSE, EVENT_LOG_SIZE, Watcher, WatchEvent, WatchLog
 # ApiError and WatchEvent are re-exported: callers of the store catch and read them.
 __all__ = ["ApiError", "Store", "WatchEvent"]
 
+JOBS_KEY = "batch/v1/jobs"
+PODS_KEY = "v1/pods"
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 _OBJECT_META_KEYS = frozenset(
@@ -105,6 +110,7 @@ class Store(Lifecycle):
         self._uids: dict[str, tuple[str, str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
         self._emptying: set[str] = set()
+        self.logs = PodLogs()  # what runs in pods writes here; pods/log reads
         crd_type = self._type(CRD_KEY)
         for crd in registry.crds():
             self._install_crd_object(crd_type, crd)
@@ -226,8 +232,13 @@ class Store(Lifecycle):
         dry_run: bool = False,
         field_validation: str | None = None,
         field_manager: str | None = None,
+        applied_fields: list[dict] | None = None,
     ) -> dict:
         """Create obj; 409 AlreadyExists, 422 Invalid, 404 if the namespace is missing.
+
+        `applied_fields`: the managedFields a server-side apply computed
+        (`apply.py`); otherwise a `field_manager` write is recorded
+        (`managed_fields.py`).
 
         `field_validation="Strict"` refuses unknown fields (400) instead of
         silently pruning them, like `kubectl --validate=strict`.
@@ -265,7 +276,9 @@ class Store(Lifecycle):
             meta["generation"] = 1
             self._defaults_on_create(rtype, body)
             meta.pop("managedFields", None)
-            if field_manager:
+            if applied_fields:
+                meta["managedFields"] = applied_fields
+            elif field_manager:
                 meta["managedFields"] = managed_fields.record(
                     None, None, body, field_manager, rtype.api_version, now()
                 )
@@ -288,9 +301,16 @@ class Store(Lifecycle):
         if rtype.key == NAMESPACE_KEY:
             body.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             body["status"] = {"phase": "Active"}
+        elif rtype.key == JOBS_KEY:
+            job_defaults(body)
+        elif rtype.key == PODS_KEY:
+            pod_defaults(body)
         elif rtype.key == CRD_KEY:
             body["spec"] = schemas.crd_to_v1(body)["spec"]
             body["status"] = schemas.crd_status(body)
+        if rtype.is_builtin and rtype.has_status_subresource:
+            # Go's typed status structs serialise as {} even when empty.
+            body.setdefault("status", {})
 
     def _install_crd_object(self, crd_type: ResourceType, crd: dict) -> None:
         """Store a CRD the registry already serves (loaded from files)."""
@@ -513,6 +533,62 @@ class Store(Lifecycle):
             field_manager,
         )
 
+    def apply(
+        self,
+        resource: ResourceType | str,
+        namespace: str | None,
+        name: str,
+        config: Any,
+        field_manager: str,
+        force: bool = False,
+        *,
+        dry_run: bool = False,
+        field_validation: str | None = None,
+    ) -> tuple[dict, bool]:
+        """Server-side apply (`apply.py`): (object, whether it was created)."""
+        with self._lock:
+            rtype = self._type(resource)
+            ns = self._scope(rtype, namespace)
+            if isinstance(config, dict):
+                meta = config.get("metadata") or {}
+                if meta.get("name") not in (None, name):
+                    raise bad_request(
+                        f"the name of the object ({meta['name']}) does not match "
+                        f"the name on the URL ({name})"
+                    )
+            if name not in self._bucket(rtype).get(ns, {}):
+                body = apply_config(
+                    None, config, field_manager, force, rtype.api_version
+                )
+                meta = body.setdefault("metadata", {})
+                meta["name"] = name
+                created = self.create(
+                    rtype,
+                    namespace,
+                    body,
+                    dry_run=dry_run,
+                    field_validation=field_validation,
+                    applied_fields=meta.pop("managedFields", None),
+                )
+                return created, True
+
+            def compute(current: dict) -> dict:
+                return apply_config(
+                    current, config, field_manager, force, rtype.api_version
+                )
+
+            updated = self._update(
+                rtype,
+                namespace,
+                name,
+                compute,
+                None,
+                dry_run,
+                field_validation,
+                applied=True,
+            )
+            return updated, False
+
     def _update(
         self,
         resource: ResourceType | str,
@@ -523,7 +599,11 @@ class Store(Lifecycle):
         dry_run: bool,
         field_validation: str | None = None,
         field_manager: str | None = None,
+        applied: bool = False,
     ) -> dict:
+        """Write what `compute` makes of the current object. managedFields:
+        as a server-side apply computed them (`applied`), else the server's
+        record of a `field_manager` write; a client never sets them."""
         with self._lock:
             rtype = self._type(resource)
             if subresource not in (None, "status") or (
@@ -561,9 +641,10 @@ class Store(Lifecycle):
             self._admit(rtype, name, new, current, unknown, field_validation)
             if _spec_changed(rtype, current, new):
                 new["metadata"]["generation"] = cur_meta.get("generation", 1) + 1
-            self._keep_managed_fields(current, new)
+            if not applied:
+                self._keep_managed_fields(current, new)
             same = _without_rv(new) == _without_rv(current)
-            if field_manager and not same:
+            if field_manager and not applied and not same:
                 new["metadata"]["managedFields"] = managed_fields.record(
                     cur_meta.get("managedFields"),
                     current,

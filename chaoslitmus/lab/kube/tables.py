@@ -110,6 +110,21 @@ def _pod_status(obj: dict[str, Any]) -> str:
     return _path(obj, "status", "reason") or _path(obj, "status", "phase") or "Unknown"
 
 
+def _node_status(obj: dict[str, Any]) -> str:
+    ready = next(
+        (
+            c.get("status")
+            for c in _path(obj, "status", "conditions") or []
+            if c.get("type") == "Ready"
+        ),
+        None,
+    )
+    status = "Ready" if ready == "True" else "NotReady" if ready else "Unknown"
+    if _path(obj, "spec", "unschedulable"):
+        status += ",SchedulingDisabled"
+    return status
+
+
 def _pod_restarts(obj: dict[str, Any]) -> int:
     statuses = _path(obj, "status", "containerStatuses") or []
     return sum(int(s.get("restartCount") or 0) for s in statuses)
@@ -191,6 +206,31 @@ _BUILTIN_COLUMNS: dict[str, list[tuple[dict[str, Any], Cell]]] = {
         (_column("External-IP"), lambda o: "<none>"),
         (_column("Port(s)"), _ports),
         _AGE,
+    ],
+    "v1/nodes": [
+        _NAME,
+        (_column("Status"), lambda o: _node_status(o)),
+        (_column("Roles"), lambda o: "<none>"),
+        _AGE,
+        (
+            _column("Version"),
+            lambda o: _path(o, "status", "nodeInfo", "kubeletVersion") or "",
+        ),
+        (
+            _column("Internal-IP", priority=1),
+            lambda o: next(
+                (
+                    a.get("address")
+                    for a in _path(o, "status", "addresses") or []
+                    if a.get("type") == "InternalIP"
+                ),
+                "<none>",
+            ),
+        ),
+        (
+            _column("OS-Image", priority=1),
+            lambda o: _path(o, "status", "nodeInfo", "osImage") or "",
+        ),
     ],
     "v1/namespaces": [
         _NAME,

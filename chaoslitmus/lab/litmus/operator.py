@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.kube.store_client import StoreClient, status_code
-from chaoslitmus.lab.litmus import rules
+from chaoslitmus.lab.litmus import rules, steplog
 from chaoslitmus.lab.litmus.faults import FaultSink, RecordingFaultSink, sink_call
 from chaoslitmus.lab.litmus.results import Run, RunRecorder
 from chaoslitmus.lab.litmus.rules import (
@@ -497,6 +497,7 @@ class LitmusOperator:
             return False
         env = rules.experiment_env(experiment, item)
         job, pod = self._launch_job(run, engine, experiment, env)
+        steplog.experiment_started(self.store, engine, job, pod, env)
         if run.shape == "1.x":
             self.record.set_entry(
                 run,
@@ -530,6 +531,7 @@ class LitmusOperator:
         if run.aborted:
             return False
         verdict = self.record.finish_result(run, outcome, error_code, reason)
+        steplog.verdict(self.store, engine, job, pod, verdict)
         self._finish_job(run, engine, job, pod)
         done = rules.ENTRY_SUCCESS_1X if run.shape == "1.x" else rules.ENTRY_COMPLETED
         self.record.set_entry(run, status=done, verdict=verdict)
@@ -554,6 +556,7 @@ class LitmusOperator:
         if kind != "pod-network-latency":
             raise ChaosError(f"the lab does not emulate the {kind} fault")
         targets = self.targets.select(run.shape, spec, env)
+        steplog.targets_chosen(self.store, run.namespace, job_name, targets)
         await self._wait(run, rules.env_int(env, "RAMP_TIME"))
         latency = rules.env_int(env, "NETWORK_LATENCY")
         jitter = rules.env_int(env, "JITTER")
@@ -565,6 +568,7 @@ class LitmusOperator:
             "start_latency", fault_id, spec.namespace, list(targets), latency, jitter
         )
         self.record.update_result_targets(run, targets, "pod", "injected")
+        steplog.injected(self.store, run.namespace, job_name, kind, targets, duration)
         log.info(
             "%s: pod-network-latency injected %d±%d ms on %s/%s for %ds",
             run.label,
@@ -576,6 +580,7 @@ class LitmusOperator:
         )
         await self._wait(run, duration)
         self._end_fault(run, aborted=False)
+        steplog.reverted(self.store, run.namespace, job_name, targets)
         log.info("%s: pod-network-latency reverted on %s", run.label, ",".join(targets))
 
     async def _pod_delete(
@@ -709,6 +714,7 @@ class LitmusOperator:
         self.client.create_with_status(
             PODS, meta["namespace"], pod, self._running_status(pod)
         )
+        steplog.runner_started(self.store, engine)
 
     def _launch_job(
         self,

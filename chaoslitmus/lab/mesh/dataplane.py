@@ -21,13 +21,15 @@ import random
 import socket
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_app
+from chaoslitmus.lab.mesh.accesslog import access_logging
 from chaoslitmus.lab.mesh.envoy import RouteTable
 from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
 from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
@@ -35,6 +37,7 @@ from chaoslitmus.lab.options import LabOptions
 from chaoslitmus.lab.ports import bind_loopback
 
 if TYPE_CHECKING:
+    from chaoslitmus.lab.kube.podlogs import PodLogs
     from chaoslitmus.lab.kube.store import Store
 
 __all__ = ["PORT_ANNOTATION", "DataPlane"]
@@ -63,8 +66,10 @@ class DataPlane:
         self,
         options: LabOptions | None = None,
         reviews_socket: socket.socket | None = None,
+        pod_logs: PodLogs | None = None,
     ) -> None:
         self.options = options or LabOptions()
+        self.pod_logs = pod_logs
         rng = random.Random(self.options.seed)
         self.faults = LatencyFaults(random.Random(rng.getrandbits(64)))
         self.proxy = MeshProxy(random.Random(rng.getrandbits(64)))
@@ -233,16 +238,22 @@ class DataPlane:
             self.proxy_url,
             self.options.reviews_timeout_ms,
         )
-        await self._serve(reviews, self._reviews_socket)
+        await self._serve(reviews, self._reviews_socket, lambda: self._reviews_pod)
         self._consumer = asyncio.ensure_future(self._consume())
 
-    async def _serve(self, app: web.Application, sock: socket.socket) -> web.AppRunner:
+    async def _serve(
+        self,
+        app: web.Application,
+        sock: socket.socket,
+        pod: Callable[[], str] | None = None,
+    ) -> web.AppRunner:
+        logs = access_logging(self.pod_logs, self.options.namespace, pod)
         runner = web.AppRunner(
             app,
             handle_signals=False,
             handler_cancellation=True,
             shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
-            access_log=None,
+            **logs,
         )
         await runner.setup()
         await web.SockSite(runner, sock).start()
@@ -273,9 +284,15 @@ class DataPlane:
             runner = await self._serve(
                 ratings_app(self.options.namespace, pod, self.faults, self.served),
                 sock,
+                lambda name=pod: name,
             )
+            self._log(pod, f"ratings listening on 0.0.0.0:{world.SERVICE_PORT}")
             self._servers[pod] = _Server(
                 runner, sock.getsockname()[1], push.serving[pod]
+            )
+        if push.reviews_pod and push.reviews_pod != self._reviews_pod:
+            self._log(
+                push.reviews_pod, f"reviews listening on 0.0.0.0:{world.SERVICE_PORT}"
             )
         self._reviews_pod = push.reviews_pod
         self.proxy.configure(
@@ -285,6 +302,10 @@ class DataPlane:
         with self._state:
             self._table = push.table
         self._publish()
+
+    def _log(self, pod: str, line: str) -> None:
+        if self.pod_logs is not None:
+            self.pod_logs.write(self.options.namespace, pod, line)
 
     async def _close(self, pod: str) -> None:
         server = self._servers.pop(pod, None)
