@@ -24,13 +24,21 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus._mergepatch import patch_landed
+from chaoslitmus._mergepatch import apply_merge_patch, patch_landed
 from chaoslitmus.k8s import CRD_HINTS, MAYBE_APPLIED, Kube, KubeError
-from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
+from chaoslitmus.mesh import (
+    appmesh_common,
+    appmesh_v1beta1,
+    appmesh_v1beta2,
+    crd_fields,
+    gateway_api,
+    istio,
+    linkerd,
+)
 from chaoslitmus.mesh.managed_fields import FIELD_MANAGER
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
-from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES, revert_patch, routes_of
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
@@ -58,16 +66,47 @@ CONFLICT_ATTEMPTS = 5
 MESH_VERSIONS = {
     "appmesh": ("v1beta2", "v1beta1"),
     "istio": ("v1", "v1beta1", "v1alpha3"),
+    "gateway-api": ("v1", "v1beta1"),
+    "linkerd": ("v1", "v1beta1", "v1alpha2"),
+}
+# The kinds of object each mesh keeps retry settings on; the first is the default.
+MESH_KINDS: dict[str, tuple[str, ...]] = {
+    "appmesh": ("virtualservice",),
+    "istio": ("virtualservice",),
+    "gateway-api": ("httproute",),
+    "linkerd": ("service", "httproute", "serviceprofile"),
+}
+KIND_VERSIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("appmesh", "virtualservice"): MESH_VERSIONS["appmesh"],
+    ("istio", "virtualservice"): MESH_VERSIONS["istio"],
+    ("gateway-api", "httproute"): MESH_VERSIONS["gateway-api"],
+    ("linkerd", "service"): ("v1",),
+    ("linkerd", "httproute"): ("v1", "v1beta1"),
+    ("linkerd", "serviceprofile"): ("v1alpha2",),
 }
 ADAPTERS: dict[tuple[str, str], Adapter] = {
     ("appmesh", "v1beta2"): appmesh_v1beta2.ADAPTER,
     ("appmesh", "v1beta1"): appmesh_v1beta1.ADAPTER,
     **{("istio", version): a for version, a in istio.ADAPTERS.items()},
+    **{("gateway-api", version): a for version, a in gateway_api.ADAPTERS.items()},
+    ("linkerd/service", "v1"): linkerd.SERVICE_ADAPTER,
+    **{
+        ("linkerd/httproute", version): a
+        for version, a in linkerd.HTTPROUTE_ADAPTERS.items()
+    },
+    ("linkerd/serviceprofile", "v1alpha2"): linkerd.SERVICEPROFILE_ADAPTER,
 }
-_CHECKS: dict[str, Callable[[RetryPolicy], None]] = {
-    "appmesh": appmesh_common.check_policy,
-    "istio": istio.check,
-}
+
+
+def _adapter_key(mesh: str, kind: str | None) -> str:
+    return f"{mesh}/{kind or MESH_KINDS[mesh][0]}" if mesh == "linkerd" else mesh
+
+
+def kind_of(mesh: str, kind: str | None) -> str:
+    """The kind asked for, or the mesh's default one."""
+    return kind or MESH_KINDS[mesh][0]
+
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -85,11 +124,17 @@ def check_target_args(
     api_version: str,
     virtual_router: str | None = None,
     route_name: str | None = None,
+    kind: str | None = None,
 ) -> None:
     """Reject arguments that cannot name a mesh object, before any request."""
     if mesh not in MESH_VERSIONS:
         raise _bad(f"mesh must be one of {', '.join(MESH_VERSIONS)} (got {mesh!r})")
-    versions = MESH_VERSIONS[mesh]
+    if kind is not None and kind not in MESH_KINDS[mesh]:
+        raise _bad(
+            f"kind for {mesh} must be one of {', '.join(MESH_KINDS[mesh])} "
+            f"(got {kind!r})"
+        )
+    versions = KIND_VERSIONS[(mesh, kind_of(mesh, kind))]
     if api_version != "auto" and api_version not in versions:
         raise _bad(
             f"api_version for {mesh} must be 'auto' or one of {', '.join(versions)} "
@@ -112,11 +157,15 @@ def check_target_args(
             "elsewhere pass name=<VirtualService>"
         )
     if not name and not virtual_router:
-        what = (
-            "VirtualService"
-            if mesh == "istio"
-            else "VirtualService (or virtual_router)"
-        )
+        what = {
+            "appmesh": "VirtualService (or virtual_router)",
+            "istio": "VirtualService",
+            "gateway-api": "HTTPRoute",
+        }.get(mesh) or {
+            "service": "Service",
+            "httproute": "HTTPRoute",
+            "serviceprofile": "ServiceProfile (the Service's FQDN)",
+        }[kind_of(mesh, kind)]
         raise _bad(f"name is required: the {what} to edit")
     if route_name is not None and (not isinstance(route_name, str) or not route_name):
         raise _bad(
@@ -124,9 +173,13 @@ def check_target_args(
         )
 
 
-def check_mesh_policy(mesh: str, policy: RetryPolicy) -> None:
-    """The mesh's own limits (same for all versions of a mesh), before any request."""
-    _CHECKS[mesh](policy)
+def check_mesh_policy(mesh: str, policy: RetryPolicy, kind: str | None = None) -> None:
+    """The mesh's own limits (same for all versions of a kind), before any request."""
+    if mesh == "appmesh":
+        appmesh_common.check_policy(policy)
+        return
+    versions = KIND_VERSIONS[(mesh, kind_of(mesh, kind))]
+    ADAPTERS[(_adapter_key(mesh, kind), versions[0])].check(policy)
 
 
 def resolve_adapter(
@@ -135,26 +188,29 @@ def resolve_adapter(
     api_version: str,
     uses_virtual_service: bool,
     uses_virtual_router: bool = False,
+    kind: str | None = None,
 ) -> Adapter:
     """The adapter for the version asked for, or the preferred one served.
 
     Naming a VirtualRouter only makes sense for App Mesh v1beta2, so then
     "auto" does not fall back to v1beta1.
     """
-    wanted = MESH_VERSIONS[mesh] if api_version == "auto" else (api_version,)
+    versions = KIND_VERSIONS[(mesh, kind_of(mesh, kind))]
+    key = _adapter_key(mesh, kind)
+    wanted = versions if api_version == "auto" else (api_version,)
     if uses_virtual_router:
         wanted = ("v1beta2",)
     for version in wanted:
-        adapter = ADAPTERS[(mesh, version)]
+        adapter = ADAPTERS[(key, version)]
         plurals = {adapter.plural}
-        if uses_virtual_service:
+        if uses_virtual_service and mesh == "appmesh":
             plurals.add("virtualservices")
         if all(
             kube.served(adapter.group, version, plural) for plural in sorted(plurals)
         ):
             return adapter
-    group = ADAPTERS[(mesh, wanted[0])].group
-    hint = CRD_HINTS[group]
+    group = ADAPTERS[(key, wanted[0])].group
+    hint = CRD_HINTS.get(group, "install the CRD that serves it")
     if api_version == "auto":
         tried = ", ".join(f"{group}/{v}" for v in wanted)
         raise ActivityFailed(
@@ -162,8 +218,8 @@ def resolve_adapter(
         )
     others = [
         v
-        for v in MESH_VERSIONS[mesh]
-        if v != api_version and kube.served(group, v, ADAPTERS[(mesh, v)].plural)
+        for v in versions
+        if v != api_version and kube.served(group, v, ADAPTERS[(key, v)].plural)
     ]
     fix = f"use api_version='auto' (served: {', '.join(others)})" if others else hint
     raise ActivityFailed(f"{group}/{api_version} is not served by this cluster: {fix}")
@@ -196,6 +252,17 @@ class Target:
 
 
 def _get(kube: Kube, adapter: Adapter, plural: str, namespace: str, name: str) -> dict:
+    if not adapter.group:  # a core object: Linkerd's annotated Service
+        return kube.call(
+            kube.core.read_namespaced_service,
+            name,
+            namespace,
+            verb="get",
+            group="",
+            plural=plural,
+            namespace=namespace,
+            name=name,
+        )
     return kube.call(
         kube.custom.get_namespaced_custom_object,
         adapter.group,
@@ -319,6 +386,20 @@ def _patch(kube: Kube, target: Target, body: dict) -> dict:
     the content type so a client change can never turn it into something else.
     """
     adapter = target.adapter
+    if not adapter.group:
+        return kube.call(
+            kube.core.patch_namespaced_service,
+            target.name,
+            target.namespace,
+            body,
+            field_manager=FIELD_MANAGER,
+            _content_type=MERGE_PATCH,
+            verb="patch",
+            group="",
+            plural=adapter.plural,
+            namespace=target.namespace,
+            name=target.name,
+        )
     return kube.call(
         kube.custom.patch_namespaced_custom_object,
         adapter.group,
@@ -397,11 +478,40 @@ def edit(
             logger.info("%s changed under us (409), reading it again", target.label)
             time.sleep(0.05 * attempt)
             continue
+        _undo_if_dropped(kube, target, before, planned.patch, after)
         return before, after, planned
     raise ActivityFailed(
         f"{target.label} kept changing while we edited it ({attempts} conflicts in a "
         "row): another writer (controller, GitOps tool, person) is updating it; "
         "pause that writer and run this again"
+    )
+
+
+def _undo_if_dropped(
+    kube: Kube, target: Target, before: dict, patch: dict, after: dict
+) -> None:
+    """Read back: if the server dropped retry settings we wrote, undo and refuse."""
+    adapter = target.adapter
+    body = {**patch, "metadata": dict(patch.get("metadata") or {})}
+    body["metadata"].pop("resourceVersion", None)
+    sent = routes_of(apply_merge_patch(before, body), adapter)
+    dropped = crd_fields.dropped_routes(adapter, sent, routes_of(after, adapter))
+    if not dropped:
+        return
+    names = ", ".join(repr(name) for name in dropped)
+    try:
+        _patch(kube, target, revert_patch(after, before, adapter))
+    except KubeError as exc:
+        raise ActivityFailed(
+            f"{target.label}: the API server did not keep the retry settings "
+            f"written to route(s) {names} (its CRD schema drops them), and undoing "
+            f"the write failed ({exc}): run restore_retry_policy"
+        ) from None
+    raise ActivityFailed(
+        f"{target.label}: the API server did not keep the retry settings written "
+        f"to route(s) {names}: its {adapter.group_version} CRD schema drops them "
+        "(for Gateway API: a standard-channel CRD before v1.7); the write was "
+        "undone, nothing is changed"
     )
 
 
@@ -422,10 +532,16 @@ def connect(
     mesh: str,
     api_version: str,
     virtual_router: str | None = None,
+    kind: str | None = None,
 ) -> tuple[Kube, Target]:
     """Client, served API version and object to edit, for one activity call."""
     kube = Kube(secrets)
     adapter = resolve_adapter(
-        kube, mesh, api_version, bool(name), uses_virtual_router=bool(virtual_router)
+        kube,
+        mesh,
+        api_version,
+        bool(name),
+        uses_virtual_router=bool(virtual_router),
+        kind=kind,
     )
     return kube, locate(kube, adapter, name or None, namespace, virtual_router or None)

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 from chaoslib.types import Secrets
 
 from chaoslitmus.mesh import cluster
+from chaoslitmus.mesh.advisories import object_warnings
 from chaoslitmus.mesh.policy import (
     GRPC_RETRY_EVENTS,
     HTTP_RETRY_EVENTS,
@@ -20,7 +21,7 @@ from chaoslitmus.mesh.policy import (
     policy_matches,
 )
 from chaoslitmus.mesh.routes import read_policies, select_routes, skipped_report
-from chaoslitmus.mesh.snapshot import current_routes, read_snapshot
+from chaoslitmus.mesh.snapshot import read_snapshot, routes_of
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
 
@@ -33,18 +34,20 @@ def _read(
     route_name: Optional[str],
     virtual_router: Optional[str],
     secrets: Secrets,
+    kind: Optional[str] = None,
 ) -> tuple:
     """(output, adapter): the probes' shared read of one object."""
     kube, target = cluster.connect(
-        secrets, name, namespace, mesh, api_version, virtual_router
+        secrets, name, namespace, mesh, api_version, virtual_router, kind=kind
     )
     adapter = target.adapter
     obj = cluster.read(kube, target)
-    routes = current_routes(obj, adapter.routes_field) or []
+    routes = routes_of(obj, adapter) or []
     chosen, skipped = select_routes(adapter, routes, route_name, target.label)
     report = read_policies(adapter, routes, chosen)
     output = {
         "mesh": adapter.mesh,
+        "kind": adapter.kind,
         "api_version": adapter.group_version,
         "object": target.describe(obj),
         "virtual_service": target.via,
@@ -54,6 +57,9 @@ def _read(
     }
     if any(entry["policy"] is None for entry in report):
         output["note"] = adapter.default_note
+    warnings = object_warnings(kube, adapter, target.namespace, obj, report)
+    if warnings:
+        output["warnings"] = warnings
     return output, adapter
 
 
@@ -64,6 +70,7 @@ def get_retry_policy(
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Report the retry policy of each route of a mesh VirtualService.
@@ -76,12 +83,16 @@ def get_retry_policy(
     with no shared name) or null when the route has none (the mesh default
     then applies: see `note`), and `raw`, the block exactly as stored.
     `snapshot_saved` tells whether a restore_retry_policy is pending.
+    `mesh` "gateway-api" and "linkerd" (with `kind`) as in set_retry_policy;
+    `warnings` lists what defeats a policy (an Istio route's injected
+    `fault`, reported per route as `fault_warning`; a Linkerd ServiceProfile
+    that overrides annotations).
     """
     cluster.check_target_args(
-        name, namespace, mesh, api_version, virtual_router, route_name
+        name, namespace, mesh, api_version, virtual_router, route_name, kind=kind
     )
     output, _ = _read(
-        name, namespace, mesh, api_version, route_name, virtual_router, secrets
+        name, namespace, mesh, api_version, route_name, virtual_router, secrets, kind
     )
     return output
 
@@ -99,6 +110,7 @@ def retry_policy_matches(
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> bool:
     """Whether every selected route has the expected retry policy.
@@ -110,7 +122,7 @@ def retry_policy_matches(
     service that had none. Target arguments as in get_retry_policy.
     """
     cluster.check_target_args(
-        name, namespace, mesh, api_version, virtual_router, route_name
+        name, namespace, mesh, api_version, virtual_router, route_name, kind=kind
     )
     expected: Dict[str, Any] = {
         "max_retries": optional_int(max_retries, "max_retries", 0),
@@ -135,7 +147,7 @@ def retry_policy_matches(
             f"drop the expected fields ({', '.join(given)})"
         )
     found, adapter = _read(
-        name, namespace, mesh, api_version, route_name, virtual_router, secrets
+        name, namespace, mesh, api_version, route_name, virtual_router, secrets, kind
     )
     results = []
     for entry in found["routes"]:
