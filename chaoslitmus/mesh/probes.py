@@ -2,7 +2,7 @@
 # chaoslib 1.44's discovery names only typing.List/Dict: keep them for `chaos discover`.
 """Read a service mesh's retry policy, in one vocabulary for every mesh."""
 
-__all__ = ["get_retry_policy", "retry_policy_matches"]
+__all__ = ["equivalent_policies", "get_retry_policy", "retry_policy_matches"]
 
 import logging
 from typing import Any, Dict, List, Optional
@@ -11,11 +11,13 @@ from chaoslib.types import Secrets
 
 from chaoslitmus.mesh import cluster
 from chaoslitmus.mesh.advisories import object_warnings
+from chaoslitmus.mesh.equivalence import compare
 from chaoslitmus.mesh.policy import (
     GRPC_RETRY_EVENTS,
     HTTP_RETRY_EVENTS,
     TCP_RETRY_EVENTS,
     PolicyError,
+    make_policy,
     optional_events,
     optional_int,
     policy_matches,
@@ -160,3 +162,53 @@ def retry_policy_matches(
             logger.info("route %r: retry policy %s", entry["name"], entry["policy"])
         results.append(ok)
     return all(results)
+
+
+def _mesh_policy(side: Any, what: str) -> tuple:
+    """(mesh, policy) from one side of equivalent_policies, checked like a set."""
+    if not isinstance(side, dict) or not isinstance(side.get("mesh"), str):
+        raise PolicyError(
+            f"invalid arguments: {what} must be an object with 'mesh' and the "
+            f"policy fields of set_retry_policy (got {side!r})"
+        )
+    mesh, kind = side["mesh"], side.get("kind")
+    if mesh not in cluster.MESH_VERSIONS:
+        raise PolicyError(
+            f"invalid arguments: {what}.mesh must be one of "
+            f"{', '.join(cluster.MESH_VERSIONS)} (got {mesh!r})"
+        )
+    if kind == "serviceprofile":
+        raise PolicyError(
+            f"invalid arguments: {what}: ServiceProfile retries are budgeted, not "
+            "counted, so they compare to no other mesh; use the annotations "
+            "(kind='service')"
+        )
+    policy = make_policy(
+        side.get("max_retries"),
+        side.get("per_retry_timeout_ms"),
+        side.get("http_retry_events"),
+        side.get("tcp_retry_events"),
+        side.get("grpc_retry_events"),
+    )
+    cluster.check_mesh_policy(mesh, policy, kind)
+    return mesh, policy
+
+
+def equivalent_policies(
+    a: Dict[str, Any] = None, b: Dict[str, Any] = None
+) -> Dict[str, Any]:
+    """Whether two meshes' retry policies give callers the same view.
+
+    For a migration (App Mesh to Istio, Gateway API or Linkerd): `a` and `b`
+    are each `{"mesh": ..., "max_retries": ..., "per_retry_timeout_ms": ...,
+    "http_retry_events": [...]}` (the arguments of set_retry_policy). Each is
+    turned into what its mesh does with it (status codes retried, whether
+    per-try timeouts and connection errors are retried, how the next endpoint
+    is chosen...). Returns `equivalent`, the `differences` a setting can
+    remove, the ones it cannot (`cannot_be_equal`, e.g. Linkerd's retries do
+    not avoid the endpoint that failed) and what is `not_documented` for a
+    mesh. No cluster is read. Facts: docs/mesh-behaviour.md.
+    """
+    mesh_a, policy_a = _mesh_policy(a, "a")
+    mesh_b, policy_b = _mesh_policy(b, "b")
+    return compare(mesh_a, policy_a, mesh_b, policy_b)
