@@ -16,7 +16,7 @@ from chaoslib.exceptions import ActivityFailed
 
 from chaoslitmus.lab import ApiServerThread
 from chaoslitmus.lab.kube.schemas import default_crd_files
-from chaoslitmus.mesh import gateway_api
+from chaoslitmus.mesh import cluster, gateway_api
 from chaoslitmus.mesh.actions import (
     remove_retry_policy,
     restore_retry_policy,
@@ -26,8 +26,8 @@ from chaoslitmus.mesh.crd_fields import dropped_routes
 from chaoslitmus.mesh.istio import parse_duration_ms
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy, make_policy
 from chaoslitmus.mesh.probes import get_retry_policy, retry_policy_matches
-from chaoslitmus.mesh.routes import RouteError, RouteInfo
-from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
+from chaoslitmus.mesh.routes import RouteError, RouteInfo, apply_policy, select_routes
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES, plan_change, routes_of
 
 from . import samples
 from .conftest import STORY, Cluster, frozen, point_kubeconfig
@@ -257,3 +257,37 @@ def test_standard_channel_crd_without_retry_is_refused_before_writing(
 def test_policy_dataclass_round_trip_is_json_friendly() -> None:
     raw = gateway_api.from_policy(RetryPolicy(1, None, ("client-error",)), INFO, None)
     assert json.loads(json.dumps(raw)) == {"retry": {"attempts": 1, "codes": [409]}}
+
+
+def test_a_write_the_server_drops_is_undone_and_refused(
+    standard_server: ApiServerThread,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The read-back, for identities that cannot read CRDs: the same edit as
+    set_retry_policy, sent without the CRD check, to the standard channel."""
+    point_kubeconfig(monkeypatch, tmp_path, standard_server.url)
+    lab = Cluster(standard_server.url)
+    try:
+        ns = lab.namespace()
+        lab.create(samples.gateway_httproute(namespace=ns))
+        target = {"namespace": ns, "name": "ratings"}
+        before = frozen(_get(lab, target))
+        kube, located = cluster.connect(None, "ratings", ns, "gateway-api", "auto")
+        adapter = located.adapter
+
+        def plan(obj: dict) -> cluster.Plan:
+            routes = routes_of(obj, adapter) or []
+            chosen, _ = select_routes(adapter, routes, None, located.label)
+            new, _ = apply_policy(adapter, routes, chosen, make_policy(**STORY))
+            change = plan_change(obj, adapter, new, "2026-12-01T00:00:00Z", {})
+            return cluster.Plan(change.patch)
+
+        with pytest.raises(ActivityFailed) as caught:
+            cluster.edit(kube, located, plan)
+        message = str(caught.value)
+        assert "did not keep the retry settings" in message
+        assert "'ratings-route'" in message and "the write was undone" in message
+        assert frozen(_get(lab, target)) == before
+    finally:
+        lab.close()
