@@ -50,6 +50,7 @@ def _options(args: argparse.Namespace) -> LabOptions:
         kubeconfig=args.kubeconfig,
         gateway_api_channel=args.gateway_api_channel,
         gateway_api_implementation=args.gateway_api_implementation,
+        force_kubeconfig=args.force,
     )
 
 

@@ -68,11 +68,13 @@ class LabOptions:
 
     Defaults are the story's cluster. `reviews_port`: None means 8080, or a
     free port when 8080 is taken; 0 means a free port; any other number must
-    be free or start fails. `litmus` picks the Litmus CRDs and manifests
-    (3.x, or the legacy 1.x shapes). With `mesh="gateway-api"`,
-    `gateway_api_channel` picks the HTTPRoute CRD served and
-    `gateway_api_implementation` whether a backendRequest expiry is retried
-    (Envoy Gateway: yes; Istio's translation: no).
+    be free or start fails. `kubeconfig`: a file the lab creates (and removes
+    on stop); an existing one only with `force_kubeconfig`, put back on stop.
+    `litmus` picks the Litmus CRDs and manifests (3.x, or the legacy 1.x
+    shapes). With `mesh="gateway-api"`, `gateway_api_channel` picks the
+    HTTPRoute CRD served and `gateway_api_implementation` whether a
+    backendRequest expiry is retried (Envoy Gateway: yes; Istio's
+    translation: no).
     """
 
     mesh: Mesh = "appmesh"
@@ -89,6 +91,7 @@ class LabOptions:
     kubeconfig: str | None = None
     gateway_api_channel: GatewayApiChannel = "experimental"
     gateway_api_implementation: GatewayApiImplementation = "envoy-gateway"
+    force_kubeconfig: bool = False
 
     def __post_init__(self) -> None:
         choices = (

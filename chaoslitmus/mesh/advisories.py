@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoslitmus.k8s import Kube, KubeError
+from chaoslitmus.k8s import Kube, KubeError, NotFound
 from chaoslitmus.mesh.routes import Adapter
 
 __all__ = ["object_warnings", "service_profile_name"]
@@ -42,26 +42,16 @@ def _linkerd_service(adapter: Adapter, obj: dict, namespace: str) -> tuple | Non
 
 
 def _profile_exists(kube: Kube, name: str, namespace: str) -> bool:
-    group, version, plural = SERVICEPROFILE
-    if not kube.served(group, version, plural):
+    profiles = kube.resource(*SERVICEPROFILE, namespace)
+    if not profiles.served():
         return False
     try:
-        found = kube.maybe(
-            kube.custom.get_namespaced_custom_object,
-            group,
-            version,
-            namespace,
-            plural,
-            name,
-            verb="get",
-            group=group,
-            plural=plural,
-            namespace=namespace,
-            name=name,
-        )
+        profiles.get(name)
+    except NotFound:
+        return False
     except KubeError:
         return False  # cannot tell (RBAC): say nothing rather than guess
-    return found is not None
+    return True
 
 
 def object_warnings(

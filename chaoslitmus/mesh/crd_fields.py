@@ -15,7 +15,6 @@ import logging
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
-from kubernetes import client
 
 from chaoslitmus.k8s import Kube, KubeError
 from chaoslitmus.mesh.policy import RetryPolicy
@@ -71,16 +70,9 @@ def _rule_schema(crd: dict, version: str) -> dict | None:
 
 def read_crd(kube: Kube, name: str) -> dict | None:
     """The CRD object, or ``None`` when it cannot be read (RBAC, not found)."""
-    api = client.ApiextensionsV1Api(kube.api)
+    crds = kube.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions")
     try:
-        return kube.call(
-            api.read_custom_resource_definition,
-            name,
-            verb="get",
-            group="apiextensions.k8s.io",
-            plural="customresourcedefinitions",
-            name=name,
-        )
+        return crds.get(name)
     except KubeError as exc:
         if exc.status in (401, 403, 404):
             logger.info("cannot read CRD %s (%s); will check after writing", name, exc)

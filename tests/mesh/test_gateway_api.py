@@ -30,7 +30,7 @@ from chaoslitmus.mesh.routes import RouteError, RouteInfo, apply_policy, select_
 from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES, plan_change, routes_of
 
 from . import samples
-from .conftest import STORY, Cluster, frozen, point_kubeconfig
+from .conftest import STORY, RawApi, frozen, point_kubeconfig
 
 GROUP_VERSION = "gateway.networking.k8s.io/v1"
 ADAPTER = gateway_api.ADAPTERS["v1"]
@@ -135,18 +135,18 @@ def test_a_dropped_retry_block_is_seen() -> None:
 
 
 @pytest.fixture
-def route(cluster: Cluster, kubeconfig: Path) -> dict[str, str]:
+def route(cluster: RawApi, kubeconfig: Path) -> dict[str, str]:
     ns = cluster.namespace()
     cluster.create(samples.gateway_httproute(namespace=ns))
     return {"namespace": ns, "name": "ratings", "mesh": "gateway-api"}
 
 
-def _get(cluster: Cluster, target: dict) -> dict:
+def _get(cluster: RawApi, target: dict) -> dict:
     return cluster.get(GROUP_VERSION, "httproutes", target["namespace"], target["name"])
 
 
 def test_set_then_restore_leaves_spec_and_annotations_identical(
-    cluster: Cluster, route: dict
+    cluster: RawApi, route: dict
 ) -> None:
     before = frozen(_get(cluster, route))
     out = set_retry_policy(**route, **STORY)
@@ -165,7 +165,7 @@ def test_set_then_restore_leaves_spec_and_annotations_identical(
 
 
 def test_restore_after_a_crash_between_set_and_restore(
-    cluster: Cluster, route: dict
+    cluster: RawApi, route: dict
 ) -> None:
     """The run that set the policy died; a new run adopts its snapshot."""
     before = frozen(_get(cluster, route))
@@ -181,7 +181,7 @@ def _content(obj: dict) -> str:
     return json.dumps([obj["spec"], obj["metadata"].get("annotations")], sort_keys=True)
 
 
-def test_remove_then_restore_is_exact(cluster: Cluster, route: dict) -> None:
+def test_remove_then_restore_is_exact(cluster: RawApi, route: dict) -> None:
     before = _content(_get(cluster, route))
     remove_retry_policy(**route)
     # the empty timeouts object of the unnamed rule counts as its block
@@ -190,7 +190,7 @@ def test_remove_then_restore_is_exact(cluster: Cluster, route: dict) -> None:
     assert _content(_get(cluster, route)) == before
 
 
-def test_get_reports_each_rule(cluster: Cluster, route: dict) -> None:
+def test_get_reports_each_rule(cluster: RawApi, route: dict) -> None:
     set_retry_policy(**route, route_name="ratings-route", **STORY)
     found = get_retry_policy(**route)
     first, second = found["routes"]
@@ -203,7 +203,7 @@ def test_get_reports_each_rule(cluster: Cluster, route: dict) -> None:
 
 
 def test_zero_attempts_is_refused_by_the_served_v1_6_crd(
-    cluster: Cluster, route: dict
+    cluster: RawApi, route: dict
 ) -> None:
     before = frozen(_get(cluster, route))
     with pytest.raises(ActivityFailed) as caught:
@@ -212,7 +212,7 @@ def test_zero_attempts_is_refused_by_the_served_v1_6_crd(
     assert frozen(_get(cluster, route)) == before
 
 
-def test_bad_event_changes_nothing(cluster: Cluster, route: dict) -> None:
+def test_bad_event_changes_nothing(cluster: RawApi, route: dict) -> None:
     before = frozen(_get(cluster, route))
     with pytest.raises(PolicyError, match="Gateway API HTTPRoute cannot select"):
         set_retry_policy(**route, **{**STORY, "tcp_retry_events": ["connection-error"]})
@@ -235,7 +235,7 @@ def test_standard_channel_crd_without_retry_is_refused_before_writing(
     tmp_path: Path,
 ) -> None:
     point_kubeconfig(monkeypatch, tmp_path, standard_server.url)
-    lab = Cluster(standard_server.url)
+    lab = RawApi(standard_server.url)
     try:
         ns = lab.namespace()
         lab.create(samples.gateway_httproute(namespace=ns))
@@ -267,7 +267,7 @@ def test_a_write_the_server_drops_is_undone_and_refused(
     """The read-back, for identities that cannot read CRDs: the same edit as
     set_retry_policy, sent without the CRD check, to the standard channel."""
     point_kubeconfig(monkeypatch, tmp_path, standard_server.url)
-    lab = Cluster(standard_server.url)
+    lab = RawApi(standard_server.url)
     try:
         ns = lab.namespace()
         lab.create(samples.gateway_httproute(namespace=ns))

@@ -14,7 +14,7 @@ from chaoslitmus.mesh.istio import fault_warning
 from chaoslitmus.mesh.probes import get_retry_policy
 
 from . import samples
-from .conftest import STORY, Cluster, frozen
+from .conftest import STORY, RawApi, frozen
 
 FAULT = {"delay": {"fixedDelay": "3s", "percentage": {"value": 50.0}}}
 
@@ -25,7 +25,7 @@ def test_a_route_without_fault_has_no_warning() -> None:
 
 
 def test_set_warns_and_get_reports_a_fault_on_the_route(
-    cluster: Cluster, kubeconfig: Path
+    cluster: RawApi, kubeconfig: Path
 ) -> None:
     ns = cluster.namespace()
     vs = samples.istio_service(namespace=ns)

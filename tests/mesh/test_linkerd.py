@@ -24,7 +24,7 @@ from chaoslitmus.mesh.routes import RouteError, RouteInfo
 from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
 
 from . import samples
-from .conftest import STORY, Cluster
+from .conftest import STORY, RawApi
 
 INFO = RouteInfo(0, "ratings", "service")
 OTHERS = {"team": "ratings", "timeout.linkerd.io/request": "10s"}
@@ -98,7 +98,7 @@ def test_durations_are_one_number_and_one_unit() -> None:
 # ------------------------------------------------------------------- Service
 
 
-def _service(cluster: Cluster, ns: str, name: str = "ratings") -> dict:
+def _service(cluster: RawApi, ns: str, name: str = "ratings") -> dict:
     response = cluster.core.read_namespaced_service(name, ns, _preload_content=False)
     return json.loads(response.data)
 
@@ -108,7 +108,7 @@ def _annotations(obj: dict) -> str:
 
 
 @pytest.fixture
-def service(cluster: Cluster, kubeconfig: Path) -> dict[str, str]:
+def service(cluster: RawApi, kubeconfig: Path) -> dict[str, str]:
     ns = cluster.namespace()
     cluster.core.create_namespaced_service(
         ns, samples.core_service(namespace=ns, annotations=OTHERS)
@@ -117,7 +117,7 @@ def service(cluster: Cluster, kubeconfig: Path) -> dict[str, str]:
 
 
 def test_service_annotations_set_and_restored_exactly(
-    cluster: Cluster, service: dict
+    cluster: RawApi, service: dict
 ) -> None:
     before = _service(cluster, service["namespace"])
     out = set_retry_policy(**service, **STORY)
@@ -139,7 +139,7 @@ def test_service_annotations_set_and_restored_exactly(
     assert _annotations(after) == _annotations(before)
 
 
-def test_service_restore_after_a_crash(cluster: Cluster, service: dict) -> None:
+def test_service_restore_after_a_crash(cluster: RawApi, service: dict) -> None:
     before = _service(cluster, service["namespace"])
     set_retry_policy(**service, **STORY)
     assert set_retry_policy(**service, **STORY)["snapshot"] == "adopted"
@@ -147,7 +147,7 @@ def test_service_restore_after_a_crash(cluster: Cluster, service: dict) -> None:
     assert _annotations(_service(cluster, service["namespace"])) == _annotations(before)
 
 
-def test_service_without_annotations_ends_without_any(cluster: Cluster, kubeconfig):
+def test_service_without_annotations_ends_without_any(cluster: RawApi, kubeconfig):
     ns = cluster.namespace()
     cluster.core.create_namespaced_service(ns, samples.core_service(namespace=ns))
     target = {"namespace": ns, "name": "ratings", "mesh": "linkerd"}
@@ -158,7 +158,7 @@ def test_service_without_annotations_ends_without_any(cluster: Cluster, kubeconf
     assert retry_policy_matches(**target, absent=True)
 
 
-def test_remove_takes_only_the_retry_block(cluster: Cluster, service: dict) -> None:
+def test_remove_takes_only_the_retry_block(cluster: RawApi, service: dict) -> None:
     set_retry_policy(**service, **STORY)
     restore_retry_policy(**service)
     removed = remove_retry_policy(**service)
@@ -171,7 +171,7 @@ def test_remove_takes_only_the_retry_block(cluster: Cluster, service: dict) -> N
 
 
 def test_a_service_profile_is_reported_as_overriding(
-    cluster: Cluster, service: dict
+    cluster: RawApi, service: dict
 ) -> None:
     cluster.create(samples.service_profile(namespace=service["namespace"]))
     out = set_retry_policy(**service, **STORY)
@@ -180,7 +180,7 @@ def test_a_service_profile_is_reported_as_overriding(
     restore_retry_policy(**service)
 
 
-def test_bad_event_changes_nothing(cluster: Cluster, service: dict) -> None:
+def test_bad_event_changes_nothing(cluster: RawApi, service: dict) -> None:
     before = _service(cluster, service["namespace"])
     with pytest.raises(PolicyError, match="Linkerd cannot select 'connection-error'"):
         set_retry_policy(
@@ -193,7 +193,7 @@ def test_bad_event_changes_nothing(cluster: Cluster, service: dict) -> None:
 
 
 def test_httproute_annotations_set_and_restored_exactly(
-    cluster: Cluster, kubeconfig: Path
+    cluster: RawApi, kubeconfig: Path
 ) -> None:
     ns = cluster.namespace()
     cluster.create(samples.gateway_httproute(namespace=ns, annotations=OTHERS))
@@ -214,7 +214,7 @@ def test_httproute_annotations_set_and_restored_exactly(
 
 
 def test_httproute_without_a_service_parent_is_refused(
-    cluster: Cluster, kubeconfig: Path
+    cluster: RawApi, kubeconfig: Path
 ) -> None:
     ns = cluster.namespace()
     gateway = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"}
@@ -238,7 +238,7 @@ def test_httproute_without_a_service_parent_is_refused(
 
 
 def test_service_profile_is_retryable_and_restored_exactly(
-    cluster: Cluster, kubeconfig: Path
+    cluster: RawApi, kubeconfig: Path
 ) -> None:
     ns = cluster.namespace()
     cluster.create(samples.service_profile(namespace=ns))
@@ -260,7 +260,7 @@ def test_service_profile_is_retryable_and_restored_exactly(
     assert after["metadata"].get("annotations") is None
 
 
-def test_service_profile_has_no_per_try_timeout(cluster: Cluster, kubeconfig) -> None:
+def test_service_profile_has_no_per_try_timeout(cluster: RawApi, kubeconfig) -> None:
     with pytest.raises(PolicyError, match="ServiceProfile has no per-try timeout"):
         set_retry_policy(
             name="ratings.bookinfo.svc.cluster.local",
@@ -273,4 +273,10 @@ def test_service_profile_has_no_per_try_timeout(cluster: Cluster, kubeconfig) ->
 
 def test_unknown_kind_is_refused_naming_the_kinds() -> None:
     with pytest.raises(PolicyError, match="service, httproute, serviceprofile"):
-        set_retry_policy(name="ratings", mesh="linkerd", kind="grpcroute", **STORY)
+        set_retry_policy(
+            name="ratings",
+            namespace="bookinfo",
+            mesh="linkerd",
+            kind="grpcroute",
+            **STORY,
+        )

@@ -25,7 +25,7 @@ from chaoslitmus.mesh.actions import restore_retry_policy, set_retry_policy
 from chaoslitmus.mesh.snapshot import ORIGINAL_FIELD, ORIGINAL_ROUTES
 
 from . import samples
-from .conftest import STORY, V1BETA2, Cluster, frozen, point_kubeconfig
+from .conftest import STORY, V1BETA2, RawApi, frozen, point_kubeconfig
 
 JSON_PATCH = "application/json-patch+json"
 OTHER_POLICY = {
@@ -39,7 +39,7 @@ OTHER_POLICY = {
 class Mesh:
     """One mesh flavour in the lab: where its routes are and how others edit them."""
 
-    lab: Cluster
+    lab: RawApi
     api_version: str
     plural: str
     namespace: str
@@ -88,7 +88,7 @@ def legacy_server() -> Iterator[ApiServerThread]:
 
 def _v1beta1(server: ApiServerThread, monkeypatch, tmp_path) -> Mesh:
     point_kubeconfig(monkeypatch, tmp_path, server.url)
-    lab = Cluster(server.url)
+    lab = RawApi(server.url)
     ns = lab.namespace()
     lab.create(samples.appmesh_v1beta1_service(namespace=ns))
     target = {"weightedTargets": [{"virtualNodeName": "ratings-v2", "weight": 1}]}
@@ -108,7 +108,7 @@ def _v1beta1(server: ApiServerThread, monkeypatch, tmp_path) -> Mesh:
 
 def _v1beta2(server: ApiServerThread, monkeypatch, tmp_path) -> Mesh:
     point_kubeconfig(monkeypatch, tmp_path, server.url)
-    lab = Cluster(server.url)
+    lab = RawApi(server.url)
     ns = lab.namespace()
     lab.create(samples.appmesh_v1beta2_router(namespace=ns))
     lab.create(samples.appmesh_v1beta2_service(namespace=ns))
@@ -129,7 +129,7 @@ def _v1beta2(server: ApiServerThread, monkeypatch, tmp_path) -> Mesh:
 
 def _istio(server: ApiServerThread, monkeypatch, tmp_path) -> Mesh:
     point_kubeconfig(monkeypatch, tmp_path, server.url)
-    lab = Cluster(server.url)
+    lab = RawApi(server.url)
     ns = lab.namespace()
     lab.create(samples.istio_service(namespace=ns))
     return Mesh(
@@ -301,7 +301,7 @@ def test_a_route_we_changed_that_was_deleted_is_reported(mesh: Mesh) -> None:
     ],
 )
 def test_a_tampered_snapshot_is_refused_and_nothing_changes(
-    v1beta2: dict, cluster: Cluster, text: str
+    v1beta2: dict, cluster: RawApi, text: str
 ) -> None:
     ns = v1beta2["namespace"]
     set_retry_policy(name="ratings", namespace=ns, **STORY)
@@ -326,7 +326,7 @@ def test_a_tampered_snapshot_is_refused_and_nothing_changes(
 
 
 def test_a_snapshot_of_an_earlier_release_still_restores(
-    v1beta2: dict, cluster: Cluster
+    v1beta2: dict, cluster: RawApi
 ) -> None:
     """Format 1: the whole original list; the routes' retry blocks come back."""
     ns = v1beta2["namespace"]
@@ -361,7 +361,7 @@ def test_a_snapshot_of_an_earlier_release_still_restores(
 
 
 def test_restore_through_a_deleted_virtual_service_says_use_virtual_router(
-    v1beta2: dict, cluster: Cluster
+    v1beta2: dict, cluster: RawApi
 ) -> None:
     ns = v1beta2["namespace"]
     before = cluster.get(V1BETA2, "virtualrouters", ns, "ratings-router")
@@ -378,7 +378,9 @@ def test_restore_through_a_deleted_virtual_service_says_use_virtual_router(
     assert "holding a retry-policy snapshot: 'ratings-router'" in message
     assert "\n" not in message
 
-    restore_retry_policy(virtual_router="ratings-router", namespace=ns)
+    restore_retry_policy(
+        name="ratings-router", virtual_router="ratings-router", namespace=ns
+    )
     after = cluster.get(V1BETA2, "virtualrouters", ns, "ratings-router")
     assert frozen(after) == frozen(before)
 

@@ -19,7 +19,7 @@ from chaoslitmus.mesh.cluster import CONFLICT_ATTEMPTS
 from chaoslitmus.mesh.probes import get_retry_policy
 
 from . import samples
-from .conftest import STORY, Cluster, frozen, point_kubeconfig, router
+from .conftest import STORY, RawApi, frozen, point_kubeconfig, router
 from .proxy import Exchange, RecordingProxy, merge_patch_upstream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_auto_falls_back_to_v1beta1_and_round_trips(
     legacy_server: ApiServerThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     point_kubeconfig(monkeypatch, tmp_path, legacy_server.url)
-    lab = Cluster(legacy_server.url)
+    lab = RawApi(legacy_server.url)
     ns = lab.namespace()
     lab.create(samples.appmesh_v1beta1_service(namespace=ns))
     api = "appmesh.k8s.aws/v1beta1"
@@ -75,10 +75,10 @@ def test_virtual_router_is_refused_on_v1beta1(
     point_kubeconfig(monkeypatch, tmp_path, legacy_server.url)
     with pytest.raises(ActivityFailed, match="virtual_router only applies"):
         set_retry_policy(
-            virtual_router="r", namespace="x", api_version="v1beta1", **STORY
+            name="r", virtual_router="r", namespace="x", api_version="v1beta1", **STORY
         )
     with pytest.raises(ActivityFailed, match=r"tried appmesh.k8s.aws/v1beta2\)"):
-        set_retry_policy(virtual_router="r", namespace="x", **STORY)
+        set_retry_policy(name="r", virtual_router="r", namespace="x", **STORY)
 
 
 def test_explicit_version_not_served_names_the_served_one(
@@ -112,7 +112,7 @@ def test_no_app_mesh_at_all(
 @pytest.fixture
 def proxied(
     apiserver: ApiServerThread,
-    cluster: Cluster,
+    cluster: RawApi,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[tuple[RecordingProxy, dict]]:
@@ -164,7 +164,7 @@ def _bumper(upstream: str, target: dict, times: int) -> tuple[list[int], object]
 
 
 def test_a_concurrent_writer_costs_one_more_round(
-    apiserver: ApiServerThread, cluster: Cluster, proxied: tuple[RecordingProxy, dict]
+    apiserver: ApiServerThread, cluster: RawApi, proxied: tuple[RecordingProxy, dict]
 ) -> None:
     proxy, target = proxied
     bumps, proxy.hook = _bumper(apiserver.url, target, times=1)
@@ -189,7 +189,7 @@ def test_a_concurrent_writer_costs_one_more_round(
 
 
 def test_a_writer_that_never_stops_makes_us_give_up_cleanly(
-    apiserver: ApiServerThread, cluster: Cluster, proxied: tuple[RecordingProxy, dict]
+    apiserver: ApiServerThread, cluster: RawApi, proxied: tuple[RecordingProxy, dict]
 ) -> None:
     proxy, target = proxied
     bumps, proxy.hook = _bumper(apiserver.url, target, times=100)
@@ -216,7 +216,7 @@ def test_restore_without_snapshot_sends_no_write(
 
 
 def test_restore_from_a_fresh_process(
-    cluster: Cluster, v1beta2: dict, kubeconfig: Path
+    cluster: RawApi, v1beta2: dict, kubeconfig: Path
 ) -> None:
     before = router(cluster, v1beta2)
     set_retry_policy(name="ratings", namespace=v1beta2["namespace"], **STORY)
