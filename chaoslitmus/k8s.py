@@ -783,6 +783,7 @@ _BUILTIN: dict[tuple[str, str], tuple[str, str]] = {
     ("", "namespaces"): ("CoreV1Api", "namespace"),
     ("", "pods"): ("CoreV1Api", "pod"),
     ("", "serviceaccounts"): ("CoreV1Api", "service_account"),
+    ("", "services"): ("CoreV1Api", "service"),
     ("apps", "deployments"): ("AppsV1Api", "deployment"),
     ("apps", "statefulsets"): ("AppsV1Api", "stateful_set"),
     ("apps", "daemonsets"): ("AppsV1Api", "daemon_set"),

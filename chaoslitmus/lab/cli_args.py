@@ -12,6 +12,8 @@ import argparse
 from chaoslitmus.lab.options import (
     APPMESH_APIS,
     DEFAULT_REVIEWS_PORT,
+    GATEWAY_API_CHANNELS,
+    GATEWAY_API_IMPLEMENTATIONS,
     HOST_PREDICATES,
     MESHES,
     LabOptions,
@@ -30,6 +32,20 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         choices=APPMESH_APIS,
         default=_DEFAULTS.appmesh_api,
         help="App Mesh CRD version the lab serves (default: v1beta2)",
+    )
+    parser.add_argument(
+        "--gateway-api-channel",
+        choices=GATEWAY_API_CHANNELS,
+        default=_DEFAULTS.gateway_api_channel,
+        help="HTTPRoute CRD served with --mesh gateway-api (only experimental "
+        "has rules[].retry before Gateway API v1.7)",
+    )
+    parser.add_argument(
+        "--gateway-api-implementation",
+        choices=GATEWAY_API_IMPLEMENTATIONS,
+        default=_DEFAULTS.gateway_api_implementation,
+        help="with --mesh gateway-api: whether a backendRequest expiry is "
+        "retried (envoy-gateway) or not (istio's translation)",
     )
     parser.add_argument(
         "--ratings-replicas", type=int, default=_DEFAULTS.ratings_replicas, metavar="N"
@@ -91,7 +107,8 @@ def add_lab_parser(commands: argparse._SubParsersAction) -> None:
         "lab",
         help="a local Kubernetes API, Litmus, mesh and BookInfo to experiment on",
         description="The embedded lab: Kubernetes API emulator, Litmus operator, "
-        "App Mesh or Istio, and BookInfo's reviews/ratings on 127.0.0.1.",
+        "App Mesh, Istio, Gateway API or Linkerd, and BookInfo's "
+        "reviews/ratings on 127.0.0.1.",
     )
     actions = lab.add_subparsers(dest="lab_command", metavar="up|run|reset")
     actions.required = True

@@ -52,6 +52,8 @@ def _options(args: argparse.Namespace) -> LabOptions:
         retry_host_predicate=args.retry_host_predicate,
         seed=args.seed,
         kubeconfig=args.kubeconfig,
+        gateway_api_channel=args.gateway_api_channel,
+        gateway_api_implementation=args.gateway_api_implementation,
         force_kubeconfig=args.force,
     )
 
@@ -149,7 +151,12 @@ def _exported(lab: Lab) -> dict[str, str]:
 
 def _up(lab: Lab) -> int:
     options = lab.options
-    mesh = "Istio" if options.mesh == "istio" else f"App Mesh {options.appmesh_api}"
+    mesh = {
+        "istio": "Istio",
+        "gateway-api": f"Gateway API HTTPRoute ({options.gateway_api_channel} "
+        f"CRD, {options.gateway_api_implementation})",
+        "linkerd": "Linkerd",
+    }.get(options.mesh, f"App Mesh {options.appmesh_api}")
     lines = [
         f"# chaoslitmus lab: {mesh}, {options.ratings_replicas} ratings replicas, "
         f"ready in {lab.ready_s or 0:.2f}s",

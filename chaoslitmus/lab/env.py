@@ -13,12 +13,14 @@ variable                        value in the lab
                                 free port used when 8080 is taken)
 ``REVIEWS_TIMEOUT_MS``          how long reviews waits for ratings (2500)
 ``CHAOSLITMUS_NAMESPACE``       ``bookinfo``
-``CHAOSLITMUS_MESH``            ``appmesh`` or ``istio``
+``CHAOSLITMUS_MESH``            ``appmesh``, ``istio``, ``gateway-api`` or
+                                ``linkerd``
 ``CHAOSLITMUS_MESH_API_VERSION``  ``v1beta2``, ``v1beta1`` (App Mesh) or ``v1``
-                                (Istio): the version the lab serves
-``CHAOSLITMUS_MESH_OBJECT``     the VirtualService to give set_retry_policy
+                                (the others): the version the lab serves
+``CHAOSLITMUS_MESH_OBJECT``     the object to give set_retry_policy
                                 (``ratings.bookinfo.svc.cluster.local`` for
-                                App Mesh, ``ratings`` for Istio)
+                                App Mesh, ``ratings`` for Istio, Gateway API
+                                (the HTTPRoute) and Linkerd (the Service))
 ``CHAOSLITMUS_RATINGS_ROUTE``   ``ratings-route``, the route name in it
 ``CHAOSLITMUS_RATINGS_LABEL``   ``app=ratings`` (Litmus' app label)
 ``CHAOSLITMUS_RATINGS_URL``     ratings through the mesh proxy, as reviews

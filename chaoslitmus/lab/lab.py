@@ -41,10 +41,18 @@ _READY_TIMEOUT_S = 15.0
 
 def served_crd_files(options: LabOptions) -> list[Path]:
     """The CRDs a cluster with this Litmus and only this mesh API would serve."""
+    # Linkerd: its ServiceProfile CRD, and Gateway API's HTTPRoute (which
+    # Linkerd reads for routes; it ignores their `retry`).
+    gateway = {
+        "gateway-api": options.gateway_api_channel,
+        "linkerd": "standard",
+    }.get(options.mesh)
     return default_crd_files(
         litmus=options.litmus,
         appmesh=(options.appmesh_api,) if options.mesh == "appmesh" else (),
         istio=options.mesh == "istio",
+        gateway_api=gateway,
+        linkerd=options.mesh == "linkerd",
     )
 
 

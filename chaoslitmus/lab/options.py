@@ -13,6 +13,8 @@ from typing import Literal
 __all__ = [
     "APPMESH_APIS",
     "DEFAULT_NAMESPACE",
+    "GATEWAY_API_CHANNELS",
+    "GATEWAY_API_IMPLEMENTATIONS",
     "DEFAULT_REVIEWS_PORT",
     "HOST_PREDICATES",
     "KUBE_CONTEXT",
@@ -20,6 +22,8 @@ __all__ = [
     "MESHES",
     "AppMeshApi",
     "Flavour",
+    "GatewayApiChannel",
+    "GatewayApiImplementation",
     "HostPredicate",
     "LabError",
     "LabOptions",
@@ -27,17 +31,28 @@ __all__ = [
     "Mesh",
 ]
 
-Mesh = Literal["appmesh", "istio"]
+Mesh = Literal["appmesh", "istio", "gateway-api", "linkerd"]
 AppMeshApi = Literal["v1beta2", "v1beta1"]
 LitmusVersion = Literal["3.x", "1.x"]
 HostPredicate = Literal["previous_hosts", "none"]
 # Which control plane programs the proxy, and through which API version.
-Flavour = Literal["appmesh-v1beta2", "appmesh-v1beta1", "istio"]
+Flavour = Literal[
+    "appmesh-v1beta2", "appmesh-v1beta1", "istio", "gateway-api", "linkerd"
+]
+# Which HTTPRoute CRD the lab serves (v1.6.1; only experimental has `retry`).
+GatewayApiChannel = Literal["experimental", "standard"]
+# How an Envoy-based Gateway API implementation treats a backendRequest expiry.
+GatewayApiImplementation = Literal["envoy-gateway", "istio"]
 
 DEFAULT_REVIEWS_PORT = 8080
 DEFAULT_NAMESPACE = "bookinfo"
 KUBE_CONTEXT = "chaoslitmus-lab"
-MESHES: tuple[Mesh, ...] = ("appmesh", "istio")
+MESHES: tuple[Mesh, ...] = ("appmesh", "istio", "gateway-api", "linkerd")
+GATEWAY_API_CHANNELS: tuple[GatewayApiChannel, ...] = ("experimental", "standard")
+GATEWAY_API_IMPLEMENTATIONS: tuple[GatewayApiImplementation, ...] = (
+    "envoy-gateway",
+    "istio",
+)
 APPMESH_APIS: tuple[AppMeshApi, ...] = ("v1beta2", "v1beta1")
 LITMUS_VERSIONS: tuple[LitmusVersion, ...] = ("3.x", "1.x")
 HOST_PREDICATES: tuple[HostPredicate, ...] = ("previous_hosts", "none")
@@ -57,7 +72,10 @@ class LabOptions:
     on stop); an existing one only with `force_kubeconfig`, put back on stop.
     `litmus` picks the Litmus CRDs and manifests (3.x, or the legacy 1.x
     shapes). `pod_start_s`: how long a pod that a controller creates stays
-    Pending before the kubelet runs it.
+    Pending before the kubelet runs it. With `mesh="gateway-api"`,
+    `gateway_api_channel` picks the HTTPRoute CRD served and
+    `gateway_api_implementation` whether a backendRequest expiry is retried
+    (Envoy Gateway: yes; Istio's translation: no).
     """
 
     mesh: Mesh = "appmesh"
@@ -72,6 +90,8 @@ class LabOptions:
     retry_host_predicate: HostPredicate = "previous_hosts"
     seed: int = 0
     kubeconfig: str | None = None
+    gateway_api_channel: GatewayApiChannel = "experimental"
+    gateway_api_implementation: GatewayApiImplementation = "envoy-gateway"
     force_kubeconfig: bool = False
     pod_start_s: float = 0.5
 
@@ -81,6 +101,12 @@ class LabOptions:
             ("App Mesh API", self.appmesh_api, APPMESH_APIS),
             ("Litmus version", self.litmus, LITMUS_VERSIONS),
             ("retry host predicate", self.retry_host_predicate, HOST_PREDICATES),
+            ("Gateway API channel", self.gateway_api_channel, GATEWAY_API_CHANNELS),
+            (
+                "Gateway API implementation",
+                self.gateway_api_implementation,
+                GATEWAY_API_IMPLEMENTATIONS,
+            ),
         )
         for what, value, allowed in choices:
             if value not in allowed:
@@ -105,11 +131,11 @@ class LabOptions:
 
     @property
     def flavour(self) -> Flavour:
-        if self.mesh == "istio":
-            return "istio"
+        if self.mesh in ("istio", "gateway-api", "linkerd"):
+            return self.mesh
         return "appmesh-v1beta1" if self.appmesh_api == "v1beta1" else "appmesh-v1beta2"
 
     @property
     def mesh_api_version(self) -> str:
         """The version set_retry_policy's `api_version` should name."""
-        return "v1" if self.mesh == "istio" else self.appmesh_api
+        return self.appmesh_api if self.mesh == "appmesh" else "v1"

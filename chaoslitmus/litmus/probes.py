@@ -32,7 +32,7 @@ __all__ = [
 
 # A readiness check answers fast: two tries, not the activities' full budget.
 READY_BACKOFF = Backoff(attempts=2, base_s=0.2, cap_s=0.5, budget_s=5.0)
-MESHES = ("appmesh", "istio", "none")
+MESHES = (*MESH_VERSIONS, "none")
 
 
 def cluster_ready(
@@ -47,7 +47,8 @@ def cluster_ready(
     Checks, in order, and stops at the first miss with one line naming the
     fix: the Kubernetes API answers (KUBECONFIG / KUBERNETES_CONTEXT), the
     namespace exists, the Litmus CRDs are served, and the mesh's CRDs are
-    served (`mesh` "appmesh", "istio", or "none" to skip; `mesh_api_version`
+    served (`mesh` "appmesh", "istio", "gateway-api", "linkerd" (the default
+    kind's API: Services, so always), or "none" to skip; `mesh_api_version`
     "auto" or a version, as in set_retry_policy). Returns true when all hold.
     """
     m.check_name(namespace, "namespace", max_len=63)

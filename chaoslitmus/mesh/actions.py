@@ -22,6 +22,8 @@ from chaoslib.types import Secrets
 
 from chaoslitmus.k8s import Kube
 from chaoslitmus.mesh import cluster
+from chaoslitmus.mesh.advisories import object_warnings
+from chaoslitmus.mesh.crd_fields import check_retry_field
 from chaoslitmus.mesh.merge import plan_restore, restore_message
 from chaoslitmus.mesh.policy import flag, make_policy
 from chaoslitmus.mesh.routes import (
@@ -34,10 +36,10 @@ from chaoslitmus.mesh.routes import (
 from chaoslitmus.mesh.snapshot import (
     ChangePlan,
     conflict_message,
-    current_routes,
     plan_change,
     read_snapshot,
     restore_patch,
+    routes_of,
 )
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
@@ -52,6 +54,7 @@ def _outcome(
     message: str,
     changed: bool,
     change: Optional[ChangePlan] = None,
+    warnings: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
     """The common shape of every action's output (JSON-friendly).
 
@@ -61,6 +64,7 @@ def _outcome(
     adapter = target.adapter
     outcome = {
         "mesh": adapter.mesh,
+        "kind": adapter.kind,
         "api_version": adapter.group_version,
         "object": target.describe(after),
         "virtual_service": target.via,
@@ -74,6 +78,10 @@ def _outcome(
         outcome["discarded_snapshot"] = change.discarded
     if change and change.deleted_routes:
         outcome["routes_gone_since_snapshot"] = change.deleted_routes
+    if warnings:
+        outcome["warnings"] = warnings
+        for warning in warnings:
+            logger.warning("%s: %s", target.label, warning)
     return outcome
 
 
@@ -93,7 +101,7 @@ def _change(
     taken_at, taken_by = cluster.stamp()
 
     def plan(obj: dict) -> cluster.Plan:
-        routes = current_routes(obj, adapter.routes_field) or []
+        routes = routes_of(obj, adapter) or []
         chosen, skipped = select_routes(adapter, routes, route_name, target.label)
         new_routes, report = edit_routes(routes, chosen)
         change = plan_change(
@@ -117,6 +125,7 @@ def set_retry_policy(
     api_version: str = "auto",
     virtual_router: str = None,
     discard_stale_snapshot: bool = False,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Set a retry policy on the routes of a mesh VirtualService.
@@ -148,11 +157,21 @@ def set_retry_policy(
     from the current routes (`"discarded-stale"`). Undo with
     restore_retry_policy (add it to the rollbacks). Returns, per route, the
     policy before and after.
+    Other meshes (`kind` picks the object; see docs/mesh-behaviour.md):
+    `mesh="gateway-api"`: an HTTPRoute's spec.rules[] (`name` is the
+    HTTPRoute; events become retry.codes, per_retry_timeout_ms
+    timeouts.backendRequest; the served CRD must have the retry field).
+    `mesh="linkerd"`: `kind="service"` (default) or `"httproute"` (a route
+    whose parent is a Service) take retry.linkerd.io/* annotations;
+    `kind="serviceprofile"` (name: the Service's FQDN) sets isRetryable.
+    What a mesh cannot express is refused, naming what it can.
     Docs: https://docs.aws.amazon.com/app-mesh/latest/userguide/routes.html
     https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRetry
+    https://gateway-api.sigs.k8s.io/geps/gep-1731/
+    https://linkerd.io/2-edge/reference/retries/
     """
     cluster.check_target_args(
-        name, namespace, mesh, api_version, virtual_router, route_name
+        name, namespace, mesh, api_version, virtual_router, route_name, kind=kind
     )
     policy = make_policy(
         max_retries,
@@ -161,12 +180,13 @@ def set_retry_policy(
         tcp_retry_events,
         grpc_retry_events,
     )
-    cluster.check_mesh_policy(mesh, policy)
+    cluster.check_mesh_policy(mesh, policy, kind)
     discard = flag(discard_stale_snapshot, "discard_stale_snapshot")
     kube, target = cluster.connect(
-        secrets, name, namespace, mesh, api_version, virtual_router
+        secrets, name, namespace, mesh, api_version, virtual_router, kind=kind
     )
     adapter = target.adapter
+    check_retry_field(kube, adapter, policy)
 
     def edit_routes(routes: list, chosen: list) -> tuple:
         return apply_policy(adapter, routes, chosen, policy)
@@ -180,8 +200,17 @@ def set_retry_policy(
         else f"{target.label} already has this retry policy; nothing changed"
     )
     logger.info(message)
+    warnings = object_warnings(kube, adapter, target.namespace, after, report)
     return _outcome(
-        target, before, after, report, skipped, message, bool(plan.patch), change
+        target,
+        before,
+        after,
+        report,
+        skipped,
+        message,
+        bool(plan.patch),
+        change,
+        warnings,
     )
 
 
@@ -193,6 +222,7 @@ def remove_retry_policy(
     api_version: str = "auto",
     virtual_router: str = None,
     discard_stale_snapshot: bool = False,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Delete the retry policy of a VirtualService's routes.
@@ -205,11 +235,11 @@ def remove_retry_policy(
     `discard_stale_snapshot`), so restore_retry_policy undoes this too.
     """
     cluster.check_target_args(
-        name, namespace, mesh, api_version, virtual_router, route_name
+        name, namespace, mesh, api_version, virtual_router, route_name, kind=kind
     )
     discard = flag(discard_stale_snapshot, "discard_stale_snapshot")
     kube, target = cluster.connect(
-        secrets, name, namespace, mesh, api_version, virtual_router
+        secrets, name, namespace, mesh, api_version, virtual_router, kind=kind
     )
     adapter = target.adapter
 
@@ -239,6 +269,7 @@ def restore_retry_policy(
     api_version: str = "auto",
     virtual_router: str = None,
     force: bool = False,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Put back the original retry settings saved by the first change.
@@ -257,10 +288,12 @@ def restore_retry_policy(
     an App Mesh v1beta2 VirtualService was deleted, name the router with
     `virtual_router`.
     """
-    cluster.check_target_args(name, namespace, mesh, api_version, virtual_router)
+    cluster.check_target_args(
+        name, namespace, mesh, api_version, virtual_router, kind=kind
+    )
     forced = flag(force, "force")
     kube, target = cluster.connect(
-        secrets, name, namespace, mesh, api_version, virtual_router
+        secrets, name, namespace, mesh, api_version, virtual_router, kind=kind
     )
     adapter = target.adapter
     field = adapter.routes_field
@@ -269,12 +302,12 @@ def restore_retry_policy(
         snapshot = read_snapshot(obj, field)
         if snapshot is None:
             return cluster.Plan(None, None)
-        current = current_routes(obj, field)
+        current = routes_of(obj, adapter)
         merged = plan_restore(adapter, snapshot.saved(adapter), current or [], forced)
         if merged.conflicts and not forced:
             raise RouteError(conflict_message(obj, field, merged.conflicts))
         routes = None if current is None else merged.routes
-        return cluster.Plan(restore_patch(obj, field, routes), merged)
+        return cluster.Plan(restore_patch(obj, field, routes, adapter), merged)
 
     before, after, planned = cluster.edit(kube, target, plan)
     merged = planned.result

@@ -25,7 +25,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 
 from chaoslitmus import _args
-from chaoslitmus._mergepatch import patch_landed
+from chaoslitmus._mergepatch import apply_merge_patch, patch_landed
 from chaoslitmus.k8s import (
     CRD_HINTS,
     MAYBE_APPLIED,
@@ -36,11 +36,19 @@ from chaoslitmus.k8s import (
     Resource,
     kube_error,
 )
-from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
+from chaoslitmus.mesh import (
+    appmesh_common,
+    appmesh_v1beta1,
+    appmesh_v1beta2,
+    crd_fields,
+    gateway_api,
+    istio,
+    linkerd,
+)
 from chaoslitmus.mesh.managed_fields import FIELD_MANAGER
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
-from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES, revert_patch, routes_of
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
@@ -66,16 +74,47 @@ CONFLICT_ATTEMPTS = 5
 MESH_VERSIONS = {
     "appmesh": ("v1beta2", "v1beta1"),
     "istio": ("v1", "v1beta1", "v1alpha3"),
+    "gateway-api": ("v1", "v1beta1"),
+    "linkerd": ("v1", "v1beta1", "v1alpha2"),
+}
+# The kinds of object each mesh keeps retry settings on; the first is the default.
+MESH_KINDS: dict[str, tuple[str, ...]] = {
+    "appmesh": ("virtualservice",),
+    "istio": ("virtualservice",),
+    "gateway-api": ("httproute",),
+    "linkerd": ("service", "httproute", "serviceprofile"),
+}
+KIND_VERSIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("appmesh", "virtualservice"): MESH_VERSIONS["appmesh"],
+    ("istio", "virtualservice"): MESH_VERSIONS["istio"],
+    ("gateway-api", "httproute"): MESH_VERSIONS["gateway-api"],
+    ("linkerd", "service"): ("v1",),
+    ("linkerd", "httproute"): ("v1", "v1beta1"),
+    ("linkerd", "serviceprofile"): ("v1alpha2",),
 }
 ADAPTERS: dict[tuple[str, str], Adapter] = {
     ("appmesh", "v1beta2"): appmesh_v1beta2.ADAPTER,
     ("appmesh", "v1beta1"): appmesh_v1beta1.ADAPTER,
     **{("istio", version): a for version, a in istio.ADAPTERS.items()},
+    **{("gateway-api", version): a for version, a in gateway_api.ADAPTERS.items()},
+    ("linkerd/service", "v1"): linkerd.SERVICE_ADAPTER,
+    **{
+        ("linkerd/httproute", version): a
+        for version, a in linkerd.HTTPROUTE_ADAPTERS.items()
+    },
+    ("linkerd/serviceprofile", "v1alpha2"): linkerd.SERVICEPROFILE_ADAPTER,
 }
-_CHECKS: dict[str, Callable[[RetryPolicy], None]] = {
-    "appmesh": appmesh_common.check_policy,
-    "istio": istio.check,
-}
+
+
+def _adapter_key(mesh: str, kind: str | None) -> str:
+    return f"{mesh}/{kind or MESH_KINDS[mesh][0]}" if mesh == "linkerd" else mesh
+
+
+def kind_of(mesh: str, kind: str | None) -> str:
+    """The kind asked for, or the mesh's default one."""
+    return kind or MESH_KINDS[mesh][0]
+
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -101,15 +140,24 @@ def check_target_args(
     api_version: str,
     virtual_router: str | None = None,
     route_name: str | None = None,
+    kind: str | None = None,
 ) -> None:
     """Reject arguments that cannot name a mesh object, before any request.
 
-    ``name`` is the VirtualService. For App Mesh v1beta2 the VirtualRouter
-    may be named too (``virtual_router``); ``name`` may then be the router's
-    own name, to address the router alone (no VirtualService is read).
+    ``name`` is the object holding the retry settings: the VirtualService
+    (App Mesh, Istio), the HTTPRoute (Gateway API), or per ``kind`` the
+    Service, HTTPRoute or ServiceProfile (Linkerd). For App Mesh v1beta2 the
+    VirtualRouter may be named too (``virtual_router``); ``name`` may then be
+    the router's own name, to address the router alone (no VirtualService is
+    read).
     """
     _checked(lambda: _args.choice(mesh, "mesh", MESH_VERSIONS))
-    versions = MESH_VERSIONS[mesh]
+    if kind is not None and kind not in MESH_KINDS[mesh]:
+        raise _bad(
+            f"kind for {mesh} must be one of {', '.join(MESH_KINDS[mesh])} "
+            f"(got {_args.show(kind)})"
+        )
+    versions = KIND_VERSIONS[(mesh, kind_of(mesh, kind))]
     if not isinstance(api_version, str) or (
         api_version != "auto" and api_version not in versions
     ):
@@ -120,11 +168,15 @@ def check_target_args(
     if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace):
         raise _bad(f"namespace must be a DNS-1123 label (got {_args.show(namespace)})")
     if name is None or name == "":
-        what = (
-            "VirtualService"
-            if mesh == "istio"
-            else "VirtualService (or, with virtual_router, the VirtualRouter)"
-        )
+        what = {
+            "appmesh": "VirtualService (or, with virtual_router, the VirtualRouter)",
+            "istio": "VirtualService",
+            "gateway-api": "HTTPRoute",
+        }.get(mesh) or {
+            "service": "Service",
+            "httproute": "HTTPRoute",
+            "serviceprofile": "ServiceProfile (the Service's FQDN)",
+        }[kind_of(mesh, kind)]
         raise _bad(f"name is required: the {what} to edit")
     for value, what in ((name, "name"), (virtual_router, "virtual_router")):
         if value is None or value == "":
@@ -149,9 +201,13 @@ def check_target_args(
         )
 
 
-def check_mesh_policy(mesh: str, policy: RetryPolicy) -> None:
-    """The mesh's own limits (same for all versions of a mesh), before any request."""
-    _CHECKS[mesh](policy)
+def check_mesh_policy(mesh: str, policy: RetryPolicy, kind: str | None = None) -> None:
+    """The mesh's own limits (same for all versions of a kind), before any request."""
+    if mesh == "appmesh":
+        appmesh_common.check_policy(policy)
+        return
+    versions = KIND_VERSIONS[(mesh, kind_of(mesh, kind))]
+    ADAPTERS[(_adapter_key(mesh, kind), versions[0])].check(policy)
 
 
 def resolve_adapter(
@@ -160,26 +216,29 @@ def resolve_adapter(
     api_version: str,
     uses_virtual_service: bool,
     uses_virtual_router: bool = False,
+    kind: str | None = None,
 ) -> Adapter:
     """The adapter for the version asked for, or the preferred one served.
 
     Naming a VirtualRouter only makes sense for App Mesh v1beta2, so then
     "auto" does not fall back to v1beta1.
     """
-    wanted = MESH_VERSIONS[mesh] if api_version == "auto" else (api_version,)
+    versions = KIND_VERSIONS[(mesh, kind_of(mesh, kind))]
+    key = _adapter_key(mesh, kind)
+    wanted = versions if api_version == "auto" else (api_version,)
     if uses_virtual_router:
         wanted = ("v1beta2",)
     for version in wanted:
-        adapter = ADAPTERS[(mesh, version)]
+        adapter = ADAPTERS[(key, version)]
         plurals = {adapter.plural}
-        if uses_virtual_service:
+        if uses_virtual_service and mesh == "appmesh":
             plurals.add("virtualservices")
         if all(
             kube.served(adapter.group, version, plural) for plural in sorted(plurals)
         ):
             return adapter
-    group = ADAPTERS[(mesh, wanted[0])].group
-    hint = CRD_HINTS[group]
+    group = ADAPTERS[(key, wanted[0])].group
+    hint = CRD_HINTS.get(group, "install the CRD that serves it")
     if api_version == "auto":
         tried = ", ".join(f"{group}/{v}" for v in wanted)
         raise ActivityFailed(
@@ -187,8 +246,8 @@ def resolve_adapter(
         )
     others = [
         v
-        for v in MESH_VERSIONS[mesh]
-        if v != api_version and kube.served(group, v, ADAPTERS[(mesh, v)].plural)
+        for v in versions
+        if v != api_version and kube.served(group, v, ADAPTERS[(key, v)].plural)
     ]
     fix = f"use api_version='auto' (served: {', '.join(others)})" if others else hint
     raise ActivityFailed(f"{group}/{api_version} is not served by this cluster: {fix}")
@@ -398,11 +457,40 @@ def edit(
             logger.info("%s changed under us (409), reading it again", target.label)
             time.sleep(0.05 * attempt)
             continue
+        _undo_if_dropped(kube, target, before, planned.patch, after)
         return before, after, planned
     raise ActivityFailed(
         f"{target.label} kept changing while we edited it ({attempts} conflicts in a "
         "row): another writer (controller, GitOps tool, person) is updating it; "
         "pause that writer and run this again"
+    )
+
+
+def _undo_if_dropped(
+    kube: Kube, target: Target, before: dict, patch: dict, after: dict
+) -> None:
+    """Read back: if the server dropped retry settings we wrote, undo and refuse."""
+    adapter = target.adapter
+    body = {**patch, "metadata": dict(patch.get("metadata") or {})}
+    body["metadata"].pop("resourceVersion", None)
+    sent = routes_of(apply_merge_patch(before, body), adapter)
+    dropped = crd_fields.dropped_routes(adapter, sent, routes_of(after, adapter))
+    if not dropped:
+        return
+    names = ", ".join(repr(name) for name in dropped)
+    try:
+        _patch(kube, target, revert_patch(after, before, adapter))
+    except KubeError as exc:
+        raise ActivityFailed(
+            f"{target.label}: the API server did not keep the retry settings "
+            f"written to route(s) {names} (its CRD schema drops them), and undoing "
+            f"the write failed ({exc}): run restore_retry_policy"
+        ) from None
+    raise ActivityFailed(
+        f"{target.label}: the API server did not keep the retry settings written "
+        f"to route(s) {names}: its {adapter.group_version} CRD schema drops them "
+        "(for Gateway API: a standard-channel CRD before v1.7); the write was "
+        "undone, nothing is changed"
     )
 
 
@@ -423,6 +511,7 @@ def connect(
     mesh: str,
     api_version: str,
     virtual_router: str | None = None,
+    kind: str | None = None,
 ) -> tuple[Kube, Target]:
     """Client, served API version and object to edit, for one activity call."""
     kube = Kube(secrets)
@@ -433,5 +522,6 @@ def connect(
         api_version,
         bool(name) and not alone,
         uses_virtual_router=bool(virtual_router),
+        kind=kind,
     )
     return kube, locate(kube, adapter, name or None, namespace, virtual_router or None)

@@ -43,6 +43,7 @@ from chaoslitmus.mesh.routes import Adapter, RouteInfo
 __all__ = [
     "ADAPTERS",
     "TO_RETRY_ON",
+    "fault_warning",
     "format_duration",
     "from_policy",
     "parse_duration_ms",
@@ -152,6 +153,19 @@ def from_policy(policy: RetryPolicy, info: RouteInfo, old: dict | None) -> dict:
     return raw
 
 
+def fault_warning(route: dict) -> str | None:
+    """Istio: the route injects a fault, which its own retries never see."""
+    if not isinstance(route.get("fault"), dict):
+        return None
+    kinds = " and ".join(k for k in ("delay", "abort") if k in route["fault"])
+    return (
+        f"this route injects a fault ({kinds or 'fault'}) in the caller's sidecar, "
+        "before retries and timeouts: Istio never retries it on the same route "
+        "(istio#13705); inject the fault in the server (Litmus, or a server-side "
+        "EnvoyFilter) to test retries"
+    )
+
+
 def route_timeout(route: dict) -> tuple[int | float | None, bool]:
     """``http[].timeout`` in ms; Istio's default is no timeout at all."""
     return parse_duration_ms(route.get("timeout")) or None, False
@@ -181,6 +195,7 @@ def _adapter(version: str) -> Adapter:
         check=check,
         default_note=DEFAULT_NOTE,
         route_timeout=route_timeout,
+        route_warning=fault_warning,
     )
 
 

@@ -2,7 +2,7 @@
 # chaoslib 1.44's discovery names only typing.List/Dict: keep them for `chaos discover`.
 """Read a service mesh's retry policy, in one vocabulary for every mesh."""
 
-__all__ = ["get_retry_policy", "retry_policy_matches"]
+__all__ = ["equivalent_policies", "get_retry_policy", "retry_policy_matches"]
 
 import logging
 from typing import Any, Dict, List, Optional
@@ -10,18 +10,21 @@ from typing import Any, Dict, List, Optional
 from chaoslib.types import Secrets
 
 from chaoslitmus.mesh import cluster
+from chaoslitmus.mesh.advisories import object_warnings
+from chaoslitmus.mesh.equivalence import compare
 from chaoslitmus.mesh.policy import (
     GRPC_RETRY_EVENTS,
     HTTP_RETRY_EVENTS,
     TCP_RETRY_EVENTS,
     PolicyError,
     flag,
+    make_policy,
     optional_events,
     optional_int,
     policy_matches,
 )
 from chaoslitmus.mesh.routes import read_policies, select_routes, skipped_report
-from chaoslitmus.mesh.snapshot import current_routes, read_snapshot
+from chaoslitmus.mesh.snapshot import read_snapshot, routes_of
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
 
@@ -34,18 +37,20 @@ def _read(
     route_name: Optional[str],
     virtual_router: Optional[str],
     secrets: Secrets,
+    kind: Optional[str] = None,
 ) -> tuple:
     """(output, adapter): the probes' shared read of one object."""
     kube, target = cluster.connect(
-        secrets, name, namespace, mesh, api_version, virtual_router
+        secrets, name, namespace, mesh, api_version, virtual_router, kind=kind
     )
     adapter = target.adapter
     obj = cluster.read(kube, target)
-    routes = current_routes(obj, adapter.routes_field) or []
+    routes = routes_of(obj, adapter) or []
     chosen, skipped = select_routes(adapter, routes, route_name, target.label)
     report = read_policies(adapter, routes, chosen)
     output = {
         "mesh": adapter.mesh,
+        "kind": adapter.kind,
         "api_version": adapter.group_version,
         "object": target.describe(obj),
         "virtual_service": target.via,
@@ -55,6 +60,9 @@ def _read(
     }
     if any(entry["policy"] is None for entry in report):
         output["note"] = adapter.default_note
+    warnings = object_warnings(kube, adapter, target.namespace, obj, report)
+    if warnings:
+        output["warnings"] = warnings
     return output, adapter
 
 
@@ -65,6 +73,7 @@ def get_retry_policy(
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Report the retry policy of each route of a mesh VirtualService.
@@ -77,12 +86,16 @@ def get_retry_policy(
     with no shared name) or null when the route has none (the mesh default
     then applies: see `note`), and `raw`, the block exactly as stored.
     `snapshot_saved` tells whether a restore_retry_policy is pending.
+    `mesh` "gateway-api" and "linkerd" (with `kind`) as in set_retry_policy;
+    `warnings` lists what defeats a policy (an Istio route's injected
+    `fault`, reported per route as `fault_warning`; a Linkerd ServiceProfile
+    that overrides annotations).
     """
     cluster.check_target_args(
-        name, namespace, mesh, api_version, virtual_router, route_name
+        name, namespace, mesh, api_version, virtual_router, route_name, kind=kind
     )
     output, _ = _read(
-        name, namespace, mesh, api_version, route_name, virtual_router, secrets
+        name, namespace, mesh, api_version, route_name, virtual_router, secrets, kind
     )
     return output
 
@@ -100,6 +113,7 @@ def retry_policy_matches(
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    kind: str = None,
     secrets: Secrets = None,
 ) -> bool:
     """Whether every selected route has the expected retry policy.
@@ -112,7 +126,7 @@ def retry_policy_matches(
     service that had none. Target arguments as in get_retry_policy.
     """
     cluster.check_target_args(
-        name, namespace, mesh, api_version, virtual_router, route_name
+        name, namespace, mesh, api_version, virtual_router, route_name, kind=kind
     )
     expected: Dict[str, Any] = {
         "max_retries": optional_int(
@@ -138,7 +152,7 @@ def retry_policy_matches(
             f"drop the expected fields ({', '.join(given)})"
         )
     found, adapter = _read(
-        name, namespace, mesh, api_version, route_name, virtual_router, secrets
+        name, namespace, mesh, api_version, route_name, virtual_router, secrets, kind
     )
     results = []
     for entry in found["routes"]:
@@ -151,3 +165,53 @@ def retry_policy_matches(
             logger.info("route %r: retry policy %s", entry["name"], entry["policy"])
         results.append(ok)
     return all(results)
+
+
+def _mesh_policy(side: Any, what: str) -> tuple:
+    """(mesh, policy) from one side of equivalent_policies, checked like a set."""
+    if not isinstance(side, dict) or not isinstance(side.get("mesh"), str):
+        raise PolicyError(
+            f"invalid arguments: {what} must be an object with 'mesh' and the "
+            f"policy fields of set_retry_policy (got {side!r})"
+        )
+    mesh, kind = side["mesh"], side.get("kind")
+    if mesh not in cluster.MESH_VERSIONS:
+        raise PolicyError(
+            f"invalid arguments: {what}.mesh must be one of "
+            f"{', '.join(cluster.MESH_VERSIONS)} (got {mesh!r})"
+        )
+    if kind == "serviceprofile":
+        raise PolicyError(
+            f"invalid arguments: {what}: ServiceProfile retries are budgeted, not "
+            "counted, so they compare to no other mesh; use the annotations "
+            "(kind='service')"
+        )
+    policy = make_policy(
+        side.get("max_retries"),
+        side.get("per_retry_timeout_ms"),
+        side.get("http_retry_events"),
+        side.get("tcp_retry_events"),
+        side.get("grpc_retry_events"),
+    )
+    cluster.check_mesh_policy(mesh, policy, kind)
+    return mesh, policy
+
+
+def equivalent_policies(
+    a: Dict[str, Any] = None, b: Dict[str, Any] = None
+) -> Dict[str, Any]:
+    """Whether two meshes' retry policies give callers the same view.
+
+    For a migration (App Mesh to Istio, Gateway API or Linkerd): `a` and `b`
+    are each `{"mesh": ..., "max_retries": ..., "per_retry_timeout_ms": ...,
+    "http_retry_events": [...]}` (the arguments of set_retry_policy). Each is
+    turned into what its mesh does with it (status codes retried, whether
+    per-try timeouts and connection errors are retried, how the next endpoint
+    is chosen...). Returns `equivalent`, the `differences` a setting can
+    remove, the ones it cannot (`cannot_be_equal`, e.g. Linkerd's retries do
+    not avoid the endpoint that failed) and what is `not_documented` for a
+    mesh. No cluster is read. Facts: docs/mesh-behaviour.md.
+    """
+    mesh_a, policy_a = _mesh_policy(a, "a")
+    mesh_b, policy_b = _mesh_policy(b, "b")
+    return compare(mesh_a, policy_a, mesh_b, policy_b)

@@ -23,6 +23,7 @@ __all__ = [
     "clear_policy",
     "describe_routes",
     "read_policies",
+    "routes_path",
     "select_routes",
     "skipped_report",
     "timeout_warning",
@@ -47,6 +48,11 @@ class RouteInfo:
 def _no_route_timeout(route: dict) -> tuple[None, bool]:
     del route
     return None, False
+
+
+def _no_warning(route: dict) -> str | None:
+    del route
+    return None
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,26 @@ class Adapter:
     default_note: str
     # (timeout in ms or None when disabled, True when it is the mesh default)
     route_timeout: Callable[[dict], tuple[int | float | None, bool]] = _no_route_timeout
+    # Something about a route that defeats its retries (Istio: an injected fault).
+    route_warning: Callable[[dict], str | None] = _no_warning
+    # When the "routes" are not the list spec.<routes_field> (Linkerd's retry
+    # annotations): how to read them from the object, and the merge patch
+    # that writes a new list back. ``routes_field`` is then a full path.
+    read_routes: Callable[[dict], list | None] | None = None
+    routes_patch: Callable[[dict, list], dict] | None = None
 
     @property
     def group_version(self) -> str:
-        return f"{self.group}/{self.api_version}"
+        return f"{self.group}/{self.api_version}" if self.group else self.api_version
 
     @property
     def routes_path(self) -> str:
-        return f"spec.{self.routes_field}"
+        return routes_path(self.routes_field)
+
+
+def routes_path(routes_field: str) -> str:
+    """``rules`` -> ``spec.rules``; a dotted field is already a full path."""
+    return routes_field if "." in routes_field else f"spec.{routes_field}"
 
 
 def describe_routes(adapter: Adapter, routes: list[Any]) -> list[RouteInfo]:
@@ -168,6 +186,9 @@ def apply_policy(
         warning = timeout_warning(policy, *adapter.route_timeout(routes[info.index]))
         if warning:
             entry["warning"] = warning
+        trap = adapter.route_warning(routes[info.index])
+        if trap:
+            entry["fault_warning"] = trap
         report.append(entry)
     return new_routes, report
 
@@ -222,11 +243,13 @@ def read_policies(
     report = []
     for info in chosen:
         raw = adapter.get_raw(routes[info.index])
-        report.append(
-            {
-                **_entry(info),
-                "policy": _policy_or_none(adapter, raw),
-                "raw": copy.deepcopy(raw),
-            }
-        )
+        entry = {
+            **_entry(info),
+            "policy": _policy_or_none(adapter, raw),
+            "raw": copy.deepcopy(raw),
+        }
+        trap = adapter.route_warning(routes[info.index])
+        if trap:
+            entry["fault_warning"] = trap
+        report.append(entry)
     return report

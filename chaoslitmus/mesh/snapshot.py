@@ -27,9 +27,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaoslitmus._mergepatch import apply_merge_patch
 from chaoslitmus.mesh import merge
 from chaoslitmus.mesh.managed_fields import last_writer
-from chaoslitmus.mesh.routes import Adapter, RouteError
+from chaoslitmus.mesh.routes import Adapter, RouteError, routes_path
 
 __all__ = [
     "FORMAT_VERSION",
@@ -42,6 +43,8 @@ __all__ = [
     "plan_change",
     "read_snapshot",
     "restore_patch",
+    "revert_patch",
+    "routes_of",
     "snapshot_document",
 ]
 
@@ -72,6 +75,20 @@ def current_routes(obj: dict, routes_field: str) -> list[Any] | None:
             f"{_label(obj)}: spec.{routes_field} is not a list; fix the object first"
         )
     return routes
+
+
+def routes_of(obj: dict, adapter: Adapter) -> list[Any] | None:
+    """The adapter's route list as stored (``None`` when absent)."""
+    if adapter.read_routes is not None:
+        return adapter.read_routes(obj)
+    return current_routes(obj, adapter.routes_field)
+
+
+def _routes_patch(obj: dict, adapter: Adapter, new_routes: list[Any]) -> dict:
+    """The merge patch that writes ``new_routes`` (spec list, or annotations)."""
+    if adapter.routes_patch is not None:
+        return adapter.routes_patch(obj, new_routes)
+    return {"spec": {adapter.routes_field: copy.deepcopy(new_routes)}}
 
 
 @dataclass(frozen=True)
@@ -185,11 +202,11 @@ def read_snapshot(obj: dict, routes_field: str) -> Snapshot | None:
         raise _malformed(
             obj, f"{shown} is neither a route list nor a format-2 document"
         )
-    if snapshot.field != f"spec.{routes_field}":
+    if snapshot.field != routes_path(routes_field):
         raise RouteError(
             f"{_label(obj)} has a snapshot of {snapshot.field}, but this API version "
-            f"keeps routes in spec.{routes_field}; restore with the api_version that "
-            "made it"
+            f"keeps routes in {routes_path(routes_field)}; restore with the "
+            "api_version (and kind) that made it"
         )
     return snapshot
 
@@ -228,7 +245,7 @@ def snapshot_document(
     """The annotation text (compact JSON, keys in a stable order)."""
     document = {
         "version": FORMAT_VERSION,
-        "field": f"spec.{routes_field}",
+        "field": routes_path(routes_field),
         "taken_at": taken_at,
         "taken_by": taken_by,
         "routes": [entry.to_dict() for entry in saved],
@@ -243,7 +260,7 @@ def _precondition(obj: dict) -> dict[str, Any]:
 
 
 def _who(obj: dict, routes_field: str) -> str:
-    writer = last_writer(obj, ("spec", routes_field))
+    writer = last_writer(obj, tuple(routes_path(routes_field).split(".")))
     if not writer:
         return ""
     return f" by '{writer['manager']}' at {writer['time']} (managedFields)"
@@ -275,7 +292,7 @@ def plan_change(
     otherwise this refuses, unless ``discard_stale`` drops it for a new one.
     """
     routes_field = adapter.routes_field
-    routes = current_routes(obj, routes_field) or []
+    routes = routes_of(obj, adapter) or []
     existing = read_snapshot(obj, routes_field)
     state, discarded, deleted = "taken", None, []
     if existing is not None:
@@ -297,16 +314,38 @@ def plan_change(
             text = snapshot_document(
                 routes_field, updated, existing.taken_at or taken_at, existing.taken_by
             )
-            patch = _patch(obj, routes_field, new_routes, text)
+            patch = _patch(obj, adapter, new_routes, text)
             return ChangePlan(patch, state, None, deleted)
     if new_routes == routes and existing is None:
         return ChangePlan(None, "none")
     saved = merge.saved_routes(adapter, routes, new_routes)
     text = snapshot_document(routes_field, saved, taken_at, taken_by)
-    return ChangePlan(_patch(obj, routes_field, new_routes, text), state, discarded)
+    return ChangePlan(_patch(obj, adapter, new_routes, text), state, discarded)
 
 
-def _patch(obj: dict, routes_field: str, new_routes: list[Any], text: str) -> dict:
+def _with_annotations(
+    obj: dict, annotations: dict[str, Any], routes: dict | None
+) -> dict[str, Any]:
+    """One merge patch: the routes' part and ours, under the precondition.
+
+    Annotation edits of both are joined; when none is left afterwards the
+    whole map is removed, as an apiserver never stores an empty one.
+    """
+    routes = copy.deepcopy(routes or {})
+    meta = routes.pop("metadata", None) or {}
+    joined = {**(meta.get("annotations") or {}), **annotations}
+    left = apply_merge_patch(_annotations(obj), joined)
+    patch: dict[str, Any] = {
+        **routes,
+        "metadata": {
+            **_precondition(obj),
+            "annotations": joined if left else None,
+        },
+    }
+    return patch
+
+
+def _patch(obj: dict, adapter: Adapter, new_routes: list[Any], text: str) -> dict:
     """The routes (only if they change) and the snapshot, under the precondition."""
     others = {k: v for k, v in _annotations(obj).items() if k != ORIGINAL_ROUTES}
     size = len(text.encode()) + sum(len(k) + len(str(v)) for k, v in others.items())
@@ -318,12 +357,10 @@ def _patch(obj: dict, routes_field: str, new_routes: list[Any], text: str) -> di
     annotations: dict[str, Any] = {ORIGINAL_ROUTES: text}
     if ORIGINAL_FIELD in others:
         annotations[ORIGINAL_FIELD] = None
-    patch: dict[str, Any] = {
-        "metadata": {**_precondition(obj), "annotations": annotations}
-    }
-    if new_routes != current_routes(obj, routes_field):
-        patch["spec"] = {routes_field: copy.deepcopy(new_routes)}
-    return patch
+    routes = None
+    if new_routes != routes_of(obj, adapter):
+        routes = _routes_patch(obj, adapter, new_routes)
+    return _with_annotations(obj, annotations, routes)
 
 
 def _stale_message(
@@ -366,22 +403,42 @@ def conflict_message(obj: dict, routes_field: str, conflicts: list[dict]) -> str
     )
 
 
-def restore_patch(obj: dict, routes_field: str, merged: list[Any] | None) -> dict:
+def restore_patch(
+    obj: dict,
+    routes_field: str,
+    merged: list[Any] | None,
+    adapter: Adapter | None = None,
+) -> dict:
     """Merge patch: the merged routes (if they differ), our annotations gone.
 
     When ours were the only annotations the whole map is removed, so the
     object ends as it began (an apiserver never stores an empty map).
+    ``adapter`` is needed when its routes are not a spec list (Linkerd).
     """
     ours = {ORIGINAL_ROUTES, ORIGINAL_FIELD}
-    others = set(_annotations(obj)) - ours
-    annotations: dict[str, None] | None = (
-        {key: None for key in sorted(ours) if key in _annotations(obj)}
-        if others
-        else None
-    )
-    patch: dict[str, Any] = {
-        "metadata": {**_precondition(obj), "annotations": annotations}
-    }
-    if merged is not None and merged != current_routes(obj, routes_field):
-        patch["spec"] = {routes_field: merged}
-    return patch
+    annotations = {key: None for key in sorted(ours) if key in _annotations(obj)}
+    routes = None
+    if adapter is not None:
+        if merged is not None and merged != routes_of(obj, adapter):
+            routes = _routes_patch(obj, adapter, merged)
+    elif merged is not None and merged != current_routes(obj, routes_field):
+        routes = {"spec": {routes_field: merged}}
+    return _with_annotations(obj, annotations, routes)
+
+
+def revert_patch(current: dict, before: dict, adapter: Adapter) -> dict:
+    """Merge patch taking ``current``'s routes and snapshot back to ``before``'s.
+
+    Used when the server did not keep what we wrote (a pruning CRD): the
+    write is undone at once, under ``current``'s resourceVersion.
+    """
+    previous = _annotations(before).get(ORIGINAL_ROUTES)
+    old = routes_of(before, adapter)
+    routes = None
+    if old != routes_of(current, adapter):
+        routes = (
+            {"spec": {adapter.routes_field: None}}
+            if old is None
+            else _routes_patch(current, adapter, old)
+        )
+    return _with_annotations(current, {ORIGINAL_ROUTES: previous}, routes)

@@ -172,7 +172,7 @@ def test_a_command_that_cannot_start_is_127_and_one_line(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["lab", "up", "--mesh", "linkerd"], "invalid choice: 'linkerd'"),
+        (["lab", "up", "--mesh", "consul"], "invalid choice: 'consul'"),
         (["lab", "up", "--ratings-replicas", "0"], "ratings replicas must be 1-20"),
         (["lab", "up", "--seed", "x"], "invalid int value: 'x'"),
         (["lab", "run"], "lab run needs a command"),

@@ -458,7 +458,7 @@ def test_latency_faults_jitter_uniformly_and_stop() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"mesh": "linkerd"}, "unknown mesh 'linkerd'"),
+        ({"mesh": "consul"}, "unknown mesh 'consul'"),
         ({"appmesh_api": "v1"}, "unknown App Mesh API 'v1'"),
         ({"retry_host_predicate": "random"}, "unknown retry host predicate"),
         ({"ratings_replicas": 0}, "ratings replicas"),

@@ -121,7 +121,7 @@ def test_experiments_and_rbac_are_rewritten_into_the_namespace() -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"mesh": "linkerd"},
+        {"mesh": "consul"},
         {"appmesh_api": "v1"},
         {"litmus": "2.x"},
         {"ratings_replicas": 0},

@@ -157,3 +157,90 @@ def istio_service(name: str = "ratings", namespace: str = "bookinfo") -> dict:
 
 def routes_of(obj: dict[str, Any], field: str = "routes") -> list:
     return obj["spec"][field]
+
+
+def gateway_httproute(
+    name: str = "ratings",
+    namespace: str = "bookinfo",
+    parent: dict | None = None,
+    annotations: dict | None = None,
+) -> dict:
+    """A GAMMA HTTPRoute (parent: the ratings Service) with two rules.
+
+    The first rule is named and has a whole-request timeout and a backoff we
+    do not manage; the second is unnamed, with an empty ``timeouts`` object.
+    """
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": meta,
+        "spec": {
+            "parentRefs": [
+                parent
+                or {"group": "", "kind": "Service", "name": "ratings", "port": 9080}
+            ],
+            "rules": [
+                {
+                    "name": "ratings-route",
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/ratings"}}],
+                    "backendRefs": [{"name": "ratings", "port": 9080}],
+                    "timeouts": {"request": "10s"},
+                },
+                {
+                    "backendRefs": [{"name": "ratings", "port": 9080}],
+                    "timeouts": {},
+                },
+            ],
+        },
+    }
+
+
+def core_service(
+    name: str = "ratings", namespace: str = "bookinfo", annotations: dict | None = None
+) -> dict:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta,
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 9080, "targetPort": 9080}],
+        },
+    }
+
+
+def service_profile(service: str = "ratings", namespace: str = "bookinfo") -> dict:
+    """A ServiceProfile for the ratings Service (named after its FQDN)."""
+    return {
+        "apiVersion": "linkerd.io/v1alpha2",
+        "kind": "ServiceProfile",
+        "metadata": {
+            "name": f"{service}.{namespace}.svc.cluster.local",
+            "namespace": namespace,
+        },
+        "spec": {
+            "routes": [
+                {
+                    "name": "GET /ratings/{id}",
+                    "condition": {"method": "GET", "pathRegex": "/ratings/[^/]*"},
+                    "timeout": "5s",
+                },
+                {
+                    "name": "POST /ratings",
+                    "condition": {"method": "POST", "pathRegex": "/ratings"},
+                    "isRetryable": False,
+                },
+            ],
+            "retryBudget": {
+                "retryRatio": 0.2,
+                "minRetriesPerSecond": 10,
+                "ttl": "10s",
+            },
+        },
+    }

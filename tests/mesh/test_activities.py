@@ -315,7 +315,7 @@ def test_virtual_router_that_disagrees_with_the_service(
         ({"max_retries": None}, "max_retries is required"),
         ({"per_retry_timeout_ms": None}, "App Mesh requires per_retry_timeout_ms"),
         ({"http_retry_events": ["5xx"]}, "use 'server-error'"),
-        ({"mesh": "linkerd"}, "mesh must be one of appmesh, istio"),
+        ({"mesh": "consul"}, "mesh must be one of appmesh, istio, gateway-api"),
         ({"api_version": "v1"}, "api_version for appmesh must be"),
         ({"namespace": "Bad_NS"}, "namespace must be a DNS-1123 label"),
         ({"name": None}, "name is required"),

@@ -22,11 +22,14 @@ def test_discovery_lists_every_activity_with_its_doc() -> None:
         "remove_retry_policy",
         "get_retry_policy",
         "retry_policy_matches",
+        "equivalent_policies",
     }
     for activity in found:
-        assert activity["doc"] and "secrets" in [
-            a["name"] for a in activity["arguments"]
-        ]
+        # every activity but the pure comparison talks to the cluster
+        assert activity["doc"] and (
+            activity["name"] == "equivalent_policies"
+            or "secrets" in [a["name"] for a in activity["arguments"]]
+        )
     assert names["retry_policy_matches"]["return_type"] == "boolean"
     assert names["set_retry_policy"]["return_type"] == "mapping"
     arguments = {a["name"]: a for a in names["set_retry_policy"]["arguments"]}

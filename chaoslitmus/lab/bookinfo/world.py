@@ -31,13 +31,16 @@ if TYPE_CHECKING:
 __all__ = [
     "APPMESH_MESH_NAME",
     "CHAOS_SERVICE_ACCOUNT",
+    "GATEWAY_API_VERSION",
     "ISTIO_API_VERSION",
     "ISTIO_VIRTUAL_SERVICE",
     "NAMESPACE",
     "NETWORK_LATENCY_EXPERIMENT",
     "POD_DELETE_EXPERIMENT",
     "RATINGS_APP",
+    "LINKERD_SP_VERSION",
     "RATINGS_DEPLOYMENT",
+    "RATINGS_HTTPROUTE",
     "RATINGS_ROUTE",
     "RATINGS_ROUTER",
     "RATINGS_SERVICE",
@@ -76,6 +79,10 @@ APPMESH_MESH_NAME = "bookinfo"
 APPMESH_V1BETA1 = "appmesh.k8s.aws/v1beta1"
 APPMESH_V1BETA2 = "appmesh.k8s.aws/v1beta2"
 ISTIO_API_VERSION = "networking.istio.io/v1"
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+LINKERD_SP_VERSION = "linkerd.io/v1alpha2"
+# Gateway API (GAMMA): the HTTPRoute attached to the ratings Service.
+RATINGS_HTTPROUTE = "ratings"
 
 IMAGES = {
     REVIEWS_DEPLOYMENT: "docker.io/istio/examples-bookinfo-reviews-v3:1.20.2",
@@ -101,6 +108,7 @@ _KINDS: dict[str, tuple[str, bool]] = {
     "VirtualNode": ("virtualnodes", True),
     "VirtualRouter": ("virtualrouters", True),
     "VirtualService": ("virtualservices", True),
+    "HTTPRoute": ("httproutes", True),
 }
 
 
@@ -568,16 +576,45 @@ def istio_manifests(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
+def gateway_api_manifests(namespace: str) -> list[dict[str, Any]]:
+    """A GAMMA HTTPRoute: parent the ratings Service, one named rule to it.
+
+    Linkerd's world needs nothing more than the Service itself: its retry
+    annotations go there.
+    """
+    service = {"name": RATINGS_SERVICE, "port": SERVICE_PORT}
+    return [
+        {
+            "apiVersion": GATEWAY_API_VERSION,
+            "kind": "HTTPRoute",
+            "metadata": {"name": RATINGS_HTTPROUTE, "namespace": namespace},
+            "spec": {
+                "parentRefs": [{"group": "", "kind": "Service", **service}],
+                "rules": [{"name": RATINGS_ROUTE, "backendRefs": [service]}],
+            },
+        }
+    ]
+
+
 def mesh_object(options: LabOptions) -> str:
-    """The VirtualService that carries (or leads to) the ratings route."""
+    """The object that carries (or leads to) the ratings route's retry settings:
+    a VirtualService, the HTTPRoute (Gateway API) or the Service (Linkerd)."""
     if options.mesh == "istio":
         return ISTIO_VIRTUAL_SERVICE
+    if options.mesh == "gateway-api":
+        return RATINGS_HTTPROUTE
+    if options.mesh == "linkerd":
+        return RATINGS_SERVICE
     return RATINGS_VIRTUAL_SERVICE
 
 
 def mesh_manifests(options: LabOptions) -> list[dict[str, Any]]:
     if options.mesh == "istio":
         return istio_manifests(options.namespace)
+    if options.mesh == "gateway-api":
+        return gateway_api_manifests(options.namespace)
+    if options.mesh == "linkerd":
+        return []
     if options.appmesh_api == "v1beta1":
         return appmesh_v1beta1_manifests(options.namespace)
     return appmesh_v1beta2_manifests(options.namespace)

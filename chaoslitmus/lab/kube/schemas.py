@@ -50,8 +50,12 @@ def default_crd_files(
     appmesh: Sequence[str] = ("v1beta1", "v1beta2"),
     istio: bool = True,
     crd_dir: Path = CRD_DIR,
+    gateway_api: str | None = "experimental",
+    linkerd: bool = True,
 ) -> list[Path]:
-    """The CRD files the lab serves: Litmus 3.x (or 1.x), App Mesh, Istio."""
+    """The CRD files the lab serves: Litmus 3.x (or 1.x), App Mesh, Istio,
+    Gateway API's HTTPRoute ("experimental" or "standard" channel, v1.6.1;
+    None: not served) and Linkerd's ServiceProfile."""
     if litmus not in ("1.x", "3.x"):
         raise ValueError(f"litmus must be '1.x' or '3.x', not {litmus!r}")
     files = [
@@ -67,6 +71,14 @@ def default_crd_files(
         ]
     if istio:
         files.append(crd_dir / "istio-virtualservice-crd.yaml")
+    if gateway_api is not None:
+        if gateway_api not in ("experimental", "standard"):
+            raise ValueError(
+                f"gateway_api must be 'experimental' or 'standard', not {gateway_api!r}"
+            )
+        files.append(crd_dir / f"gateway-api-httproute-crd-{gateway_api}.yaml")
+    if linkerd:
+        files.append(crd_dir / "linkerd-serviceprofile-crd.yaml")
     return files
 
 

@@ -19,6 +19,14 @@ docs/mesh-behaviour.md#envoy-retry-semantics:
   predicate a retry re-picks (up to `host_selection_max_attempts` times)
   while the pick is a host this request already tried, then takes the last
   pick anyway.
+
+Two lab tokens and fields model the meshes that are not Envoy-configured
+(see `lab/mesh/other_meshes.py`): `per-try-timeout` retries per-try timeouts
+and nothing else of the no-response outcomes (Linkerd; Gateway API's
+backendRequest on Envoy Gateway); `endpoint_choice="random"` picks every try's
+endpoint afresh with no memory of the failed one (Linkerd), and
+`last_try_unbounded` lifts the per-try timeout on the last allowed try
+(Linkerd).
 """
 
 from __future__ import annotations
@@ -48,6 +56,8 @@ __all__ = [
 
 # Envoy retry_on tokens that also retry attempts which got no response.
 NO_RESPONSE_TOKENS = frozenset({"5xx", "gateway-error", "reset"})
+# Lab token: retry per-try timeouts only (not connect failures or resets).
+PER_TRY_TIMEOUT_TOKEN = "per-try-timeout"
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 
 
@@ -90,6 +100,10 @@ class RetryPolicy:
     backoff_base_ms: float = 25.0
     backoff_max_ms: float = 250.0
     summary: str = ""
+    # "round-robin" (Envoy) or "random": each try picks anew (Linkerd).
+    endpoint_choice: str = "round-robin"
+    # The last allowed try has no per-try timeout (Linkerd).
+    last_try_unbounded: bool = False
 
     @classmethod
     def none(cls, summary: str = "no retries") -> RetryPolicy:
@@ -187,6 +201,8 @@ def should_retry(outcome: Outcome, policy: RetryPolicy) -> bool:
                 and status in policy.retriable_status_codes
             )
         )
+    if outcome.kind is OutcomeKind.PER_TRY_TIMEOUT and PER_TRY_TIMEOUT_TOKEN in on:
+        return True
     if on & NO_RESPONSE_TOKENS:
         return True
     if outcome.kind is OutcomeKind.CONNECT_FAILURE:

@@ -140,19 +140,22 @@ class MeshProxy:
             if not hosts:
                 self.stats["no_healthy_upstream"] += 1
                 return _Answer(503, b"no healthy upstream", "text/plain")
-            host, self._rr[cluster.name] = pick_host(
-                hosts,
-                self._rr.get(cluster.name, 0),
-                tried,
-                policy.previous_hosts and retries > 0,
-                policy.host_selection_max_attempts,
-            )
+            if policy.endpoint_choice == "random":
+                host = self.rng.choice(hosts)
+            else:
+                host, self._rr[cluster.name] = pick_host(
+                    hosts,
+                    self._rr.get(cluster.name, 0),
+                    tried,
+                    policy.previous_hosts and retries > 0,
+                    policy.host_selection_max_attempts,
+                )
             if host in tried:
                 self.stats["retries_to_a_tried_host"] += 1
             tried.append(host)
-            outcome, answer = await self._try(
-                host, request, body, policy.per_try_timeout_ms, len(tried)
-            )
+            last = policy.last_try_unbounded and retries >= policy.num_retries
+            per_try = None if last else policy.per_try_timeout_ms
+            outcome, answer = await self._try(host, request, body, per_try, len(tried))
             if retries < policy.num_retries and should_retry(outcome, policy):
                 retries += 1
                 self.stats["retries"] += 1

@@ -5,7 +5,8 @@ VirtualService for `ratings` (and, for App Mesh v1beta2, its VirtualRouter
 and VirtualNodes) and produce Envoy routes with retry policies and timeouts.
 The extension under test edits these objects; the proxy must follow them the
 way App Mesh or Istio would, including the defaults they apply when no
-policy is written (docs/mesh-behaviour.md, App Mesh and Istio sections):
+policy is written (docs/mesh-behaviour.md, App Mesh and Istio sections;
+Gateway API and Linkerd in `other_meshes.py`):
 
 * App Mesh, no retry policy: 2 retries on 503, connect-failure,
   refused-stream and reset; no per-try timeout; route timeout 15 s.
@@ -37,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaoslitmus.lab.mesh.envoy import Cluster, Match, RetryPolicy, Route, RouteTable
+from chaoslitmus.lab.mesh.other_meshes import gateway_api_table, linkerd_table
 from chaoslitmus.lab.options import Flavour
 
 __all__ = [
@@ -503,15 +505,33 @@ def route_table(
     service: str,
     objects: Objects,
     previous_hosts: bool = True,
+    gateway_api_implementation: str = "envoy-gateway",
 ) -> RouteTable:
     """The routes for calls to `service` (a Service name in `namespace`).
 
-    `objects` maps "virtualservices", "virtualrouters", "virtualnodes" and
-    "services" to the objects of that kind in the namespace.
+    `objects` maps "virtualservices", "virtualrouters", "virtualnodes",
+    "httproutes", "serviceprofiles" and "services" to the objects of that
+    kind in the namespace (Gateway API and Linkerd: `other_meshes.py`).
     """
     fqdn = f"{service}.{namespace}.svc.cluster.local"
+    services = _by_name(objects.get("services", ()))
+
+    def labels_of(name: str) -> dict[str, str] | None:
+        return _service_labels(services, name, namespace)
+
     if flavour == "istio":
         table = _istio(service, namespace, objects, previous_hosts)
+    elif flavour == "gateway-api":
+        table = gateway_api_table(
+            service,
+            objects,
+            labels_of,
+            previous_hosts,
+            gateway_api_implementation,
+            istio_default_retry(previous_hosts),
+        )
+    elif flavour == "linkerd":
+        table = linkerd_table(service, namespace, objects, labels_of)
     elif flavour == "appmesh-v1beta1":
         table = _appmesh_v1beta1(fqdn, objects, previous_hosts)
     elif flavour == "appmesh-v1beta2":
@@ -520,7 +540,6 @@ def route_table(
         raise ValueError(f"unknown mesh flavour {flavour!r}")
     if table is not None:
         return table
-    services = _by_name(objects.get("services", ()))
     passthrough = Route(
         name="passthrough",
         match=Match(),

@@ -44,6 +44,13 @@ def mesh_resources(flavour: Flavour) -> dict[str, str]:
         return {"virtualservices": f"{world.ISTIO_API_VERSION}/virtualservices"}
     if flavour == "appmesh-v1beta1":
         return {"virtualservices": f"{world.APPMESH_V1BETA1}/virtualservices"}
+    if flavour == "gateway-api":
+        return {"httproutes": f"{world.GATEWAY_API_VERSION}/httproutes"}
+    if flavour == "linkerd":
+        return {
+            "httproutes": f"{world.GATEWAY_API_VERSION}/httproutes",
+            "serviceprofiles": f"{world.LINKERD_SP_VERSION}/serviceprofiles",
+        }
     return {
         kind: f"{world.APPMESH_V1BETA2}/{kind}"
         for kind in ("virtualservices", "virtualrouters", "virtualnodes")
@@ -171,6 +178,7 @@ class MeshSync:
             world.RATINGS_SERVICE,
             {kind: list(self.cache.get(kind, {}).values()) for kind in self.resources},
             previous_hosts=self.options.retry_host_predicate == "previous_hosts",
+            gateway_api_implementation=self.options.gateway_api_implementation,
         )
         self._log_routes(table)
         self.send(
