@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import ssl
 import threading
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -78,7 +77,7 @@ class Sampled:
     started_at: datetime
     elapsed_s: float
     error_examples: dict[str, str]
-    sampler_cpu_s: float = 0.0
+    sampler_busy_s: float = 0.0
 
 
 def run_in_private_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -238,8 +237,9 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
     itself lost before sending (a busy CPU, a late wake-up) is counted like
     a server's delay and reported apart as the send lag; a request that left
     early (by at most _EARLY_S) is timed from when it left, so latency is
-    never understated. The loop thread's CPU time is kept, to estimate the
-    rate this sampler can sustain.
+    never understated. The time the send loop was not asleep waiting for the
+    next due time is kept (its own work, answers it handled, time the CPU
+    went elsewhere), to estimate the rate it can sustain.
     """
     loop = asyncio.get_running_loop()
     outcomes: list[Outcome | None] = [None] * len(offsets)
@@ -253,7 +253,6 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
     def ok(status: int) -> bool:
         return is_ok(status, plan.ok_statuses)
 
-    cpu_before = time.thread_time()
     async with _session(plan.request, plan.max_in_flight, rule.active) as session:
         started_at = datetime.now(timezone.utc)
         start = loop.time()
@@ -291,9 +290,11 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
             )
 
         index = 0
+        slept_s = 0.0
         while index < len(offsets):
             wait_s = start + offsets[index] - loop.time() - _EARLY_S
             if wait_s > 0:
+                slept_s += wait_s
                 await asyncio.sleep(wait_s)
             now_s = loop.time() - start + _EARLY_S
             last = max(due_until(offsets, index, now_s), index + 1)
@@ -302,11 +303,11 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             index = last
+        busy_s = max(loop.time() - start - slept_s, 0.0)
         if pending:
             await asyncio.wait(set(pending))
         elapsed_s = loop.time() - start
-    cpu_s = time.thread_time() - cpu_before
 
     return Sampled(
-        [o for o in outcomes if o is not None], started_at, elapsed_s, examples, cpu_s
+        [o for o in outcomes if o is not None], started_at, elapsed_s, examples, busy_s
     )

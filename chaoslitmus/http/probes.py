@@ -66,7 +66,7 @@ def measure_endpoint(
     copies `p50_ms`... `mean_ms` for `range` tolerances with a `target`,
     `rate_per_s`, `achieved_rate_per_s`, `send_lag_ms` {p50, p99, max} (how
     late requests left), `sustainable_rate_per_s` (estimated from the
-    sampler's CPU), `warnings` (a line when the send lag's p99 passes 10 ms,
+    time the sender was busy), `warnings` (a line when the send lag's p99 passes 10 ms,
     naming the rate this machine sustains), `url`, `method`, `started_at`
     (ISO UTC), `duration_s`, `elapsed_s`, `error_examples` (one per kind)
     and `samples`: [offset_s, status or error kind, latency_ms] per request.
@@ -98,7 +98,7 @@ def measure_endpoint(
         rate_per_s=plan.rate_per_s,
         duration_s=plan.duration_s,
         elapsed_s=sampled.elapsed_s,
-        sampler_cpu_s=sampled.sampler_cpu_s,
+        sampler_busy_s=sampled.sampler_busy_s,
     )
     return {
         "url": plan.request.url,

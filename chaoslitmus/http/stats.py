@@ -128,7 +128,7 @@ def summarize(
     rate_per_s: float,
     duration_s: float,
     elapsed_s: float,
-    sampler_cpu_s: float | None = None,
+    sampler_busy_s: float | None = None,
 ) -> dict:
     """The JSON-friendly measurement figures for a list of outcomes.
 
@@ -149,7 +149,7 @@ def summarize(
         if o.sent_offset_s is not None
     )
     achieved = achieved_rate(outcomes, rate_per_s)
-    sustainable = sustainable_rate(total, sampler_cpu_s, achieved)
+    sustainable = sustainable_rate(total, sampler_busy_s)
     warning = send_lag_warning(lag["p99"], rate_per_s, sustainable)
     return {
         "total": total,
@@ -195,22 +195,17 @@ def achieved_rate(outcomes: Sequence[Outcome], rate_per_s: float) -> float:
     return round(len(sent) / window_s, 3)
 
 
-def sustainable_rate(
-    total: int, sampler_cpu_s: float | None, achieved_rate_per_s: float
-) -> float:
+def sustainable_rate(total: int, sampler_busy_s: float | None) -> float:
     """The request rate this sampler can keep on this machine, estimated.
 
-    From the CPU its thread spent per request, the rate at which that
-    thread would be half busy; never more than the rate it really achieved
-    when that was lower (a sender that fell behind shows its ceiling).
-    0.0 when unknown.
+    `sampler_busy_s` is the time its send loop was not asleep waiting for
+    the next due time: its own work, the answers it handled and the time
+    the machine gave to others. The estimate is the rate at which that loop
+    would be half busy. 0.0 when unknown.
     """
-    if not total or not sampler_cpu_s or sampler_cpu_s <= 0:
+    if not total or not sampler_busy_s or sampler_busy_s <= 0:
         return 0.0
-    by_cpu = _SAMPLER_BUSY_SHARE * total / sampler_cpu_s
-    if achieved_rate_per_s > 0:
-        by_cpu = min(by_cpu, achieved_rate_per_s)
-    return round(by_cpu, 1)
+    return round(_SAMPLER_BUSY_SHARE * total / sampler_busy_s, 1)
 
 
 def send_lag_warning(
@@ -219,7 +214,10 @@ def send_lag_warning(
     """A one-line warning when the sampler's own lag shapes the figures."""
     if lag_p99_ms <= SEND_LAG_WARNING_MS:
         return None
-    advice = "lower rate_per_s or measure from a less busy machine"
+    advice = (
+        "the sender had time to spare, so the lag came from stalls of the "
+        "machine (other processes, CPU limits); measure from a less busy one"
+    )
     if 0 < sustainable_rate_per_s < rate_per_s:
         advice = (
             f"this machine sustains about {sustainable_rate_per_s:g} req/s; "

@@ -46,6 +46,10 @@ def _options(args: argparse.Namespace) -> LabOptions:
         reviews_port=args.reviews_port,
         litmus_startup_s=args.litmus_startup_s,
         retry_host_predicate=args.retry_host_predicate,
+        appmesh_discovery=args.appmesh_discovery,
+        istio_lb=args.istio_lb,
+        reviews_on_ratings_error=args.reviews_on_ratings_error,
+        netem_connection_setup=args.netem_connection_setup,
         seed=args.seed,
         kubeconfig=args.kubeconfig,
         force_kubeconfig=args.force,
@@ -127,6 +131,7 @@ def _up(lab: Lab) -> int:
     lines = [
         f"# chaoslitmus lab: {mesh}, {options.ratings_replicas} ratings replicas, "
         f"ready in {lab.ready_s or 0:.2f}s",
+        f"# {options.data_plane_model()} (seed {options.seed})",
         f"# kubeconfig: {lab.kubeconfig}",
     ]
     if lab.port_note:

@@ -80,6 +80,7 @@ class Lab:
             raise
         self.ready_s = time.perf_counter() - began
         log.info("lab ready in %.2fs", self.ready_s)
+        log.info("%s", self.options.data_plane_model())
         return self
 
     def _start(self, sock: socket.socket) -> None:

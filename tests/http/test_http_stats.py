@@ -156,14 +156,15 @@ def test_achieved_rate_drops_when_the_sender_falls_behind() -> None:
 def test_a_lagging_sampler_warns_and_names_the_rate_it_sustains() -> None:
     from chaoslitmus.http.stats import send_lag_warning, sustainable_rate
 
-    # 3000 requests, 4 s of sampler CPU: half busy at 375 req/s.
-    assert sustainable_rate(3000, 4.0, 2900.0) == 375.0
-    # A sender that fell behind shows its ceiling: the lower figure wins.
-    assert sustainable_rate(3000, 0.5, 1200.0) == 1200.0
-    assert sustainable_rate(0, 1.0, 0.0) == 0.0
+    # 3000 requests, the send loop busy 4 s: half busy at 375 req/s.
+    assert sustainable_rate(3000, 4.0) == 375.0
+    assert sustainable_rate(0, 1.0) == 0.0 and sustainable_rate(10, None) == 0.0
     assert send_lag_warning(3.0, 3000, 375.0) is None
     warning = send_lag_warning(63.8, 3000, 375.0)
     assert "63.8 ms" in warning and "375 req/s" in warning and "\n" not in warning
+    # A sender with time to spare: the machine stalled it, no rate to name.
+    spare = send_lag_warning(40.0, 100, 5000.0)
+    assert "stalls of the machine" in spare and "req/s;" not in spare
 
 
 def test_body_errors_keep_their_status_but_are_not_ok() -> None:

@@ -27,10 +27,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_app
 from chaoslitmus.lab.mesh.envoy import RouteTable
+from chaoslitmus.lab.mesh.netem import destinations
 from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
 from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
+from chaoslitmus.lab.mesh.upstreams import Upstreams
 from chaoslitmus.lab.options import LabOptions
 from chaoslitmus.lab.ports import bind_loopback
 
@@ -67,7 +70,16 @@ class DataPlane:
         self.options = options or LabOptions()
         rng = random.Random(self.options.seed)
         self.faults = LatencyFaults(random.Random(rng.getrandbits(64)))
-        self.proxy = MeshProxy(random.Random(rng.getrandbits(64)))
+        upstreams = Upstreams(
+            random.Random(rng.getrandbits(64)),
+            discovery=self.options.discovery,
+            balancer=self.options.balancer,
+            namespace=self.options.namespace,
+            caller=lambda: (world.REVIEWS_APP, self._reviews_pod),
+            delay_ms=self.faults.delay_ms,
+            delay_connection_setup=self.options.netem_connection_setup,
+        )
+        self.proxy = MeshProxy(random.Random(rng.getrandbits(64)), upstreams=upstreams)
         self.served: Counter[str] = Counter()
         self.loop = asyncio.new_event_loop()
         self._reviews_socket = reviews_socket
@@ -185,15 +197,21 @@ class DataPlane:
         pod_names: list[str],
         latency_ms: int,
         jitter_ms: int,
+        destination_hosts: str = "",
+        destination_ips: str = "",
     ) -> None:
-        """Delay every response of these pods by latency +/- jitter (uniform)."""
-        self.faults.start(fault_id, namespace, pod_names, latency_ms, jitter_ms)
+        """Delay what these pods send by latency +/- jitter (uniform): their
+        responses, connection set-ups and outbound calls, to every peer or
+        only to the DESTINATION_HOSTS / DESTINATION_IPS given."""
+        to = destinations(destination_hosts, destination_ips)
+        self.faults.start(fault_id, namespace, pod_names, latency_ms, jitter_ms, to)
         log.info(
-            "data plane: responses of %s/%s now delayed %d±%d ms",
+            "data plane: egress of %s/%s now delayed %d±%d ms (to %s)",
             namespace,
             ",".join(pod_names),
             latency_ms,
             jitter_ms,
+            "every peer" if to.everyone else ",".join([*sorted(to.hosts), *to.ips]),
         )
 
     def stop(self, fault_id: str) -> None:
@@ -232,6 +250,7 @@ class DataPlane:
             self.faults,
             self.proxy_url,
             self.options.reviews_timeout_ms,
+            self.options.reviews_on_ratings_error,
         )
         await self._serve(reviews, self._reviews_socket)
         self._consumer = asyncio.ensure_future(self._consume())
