@@ -94,6 +94,14 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "per-try timer starts; off by default so the story's figures hold",
     )
     parser.add_argument(
+        "--max-requests-per-connection",
+        type=int,
+        default=_DEFAULTS.max_requests_per_connection,
+        metavar="N",
+        help="the caller's Envoy closes an upstream connection after N requests "
+        "(0: never, Envoy's default; 1: no keep-alive, every try connects anew)",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         default=_DEFAULTS.seed,

@@ -50,6 +50,7 @@ def _options(args: argparse.Namespace) -> LabOptions:
         istio_lb=args.istio_lb,
         reviews_on_ratings_error=args.reviews_on_ratings_error,
         netem_connection_setup=args.netem_connection_setup,
+        max_requests_per_connection=args.max_requests_per_connection,
         seed=args.seed,
         kubeconfig=args.kubeconfig,
         force_kubeconfig=args.force,

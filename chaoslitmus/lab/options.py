@@ -89,6 +89,7 @@ class LabOptions:
     istio_lb: IstioBalancer = "least-request"
     reviews_on_ratings_error: RatingsErrorAnswer = "500"
     netem_connection_setup: bool = False
+    max_requests_per_connection: int = 0
     seed: int = 0
     kubeconfig: str | None = None
     force_kubeconfig: bool = False
@@ -122,6 +123,10 @@ class LabOptions:
                 "the reviews port must be 0-65535",
             ),
             (bool(self.namespace), "the namespace must not be empty"),
+            (
+                0 <= self.max_requests_per_connection <= 1_000_000,
+                "max requests per connection must be 0 (unlimited) to 1000000",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -152,13 +157,19 @@ class LabOptions:
             )
         else:
             hosts = "endpoint discovery: every ratings pod is an Envoy host"
+        pooling = (
+            "connections kept alive"
+            if self.max_requests_per_connection == 0
+            else f"{self.max_requests_per_connection} request(s) per connection"
+        )
         setup = (
             "delays responses, outbound calls and connection set-ups"
             if self.netem_connection_setup
             else "delays responses and outbound calls, not connection set-ups"
         )
         return (
-            f"data plane: {hosts}; {self.balancer} balancing; netem {setup}; "
+            f"data plane: {hosts}; {self.balancer} balancing; {pooling}; "
+            f"netem {setup}; "
             f"reviews answers {self.reviews_on_ratings_error} when ratings fails"
         )
 

@@ -78,6 +78,7 @@ class DataPlane:
             caller=lambda: (world.REVIEWS_APP, self._reviews_pod),
             delay_ms=self.faults.delay_ms,
             delay_connection_setup=self.options.netem_connection_setup,
+            max_requests_per_connection=self.options.max_requests_per_connection,
         )
         self.proxy = MeshProxy(random.Random(rng.getrandbits(64)), upstreams=upstreams)
         self.served: Counter[str] = Counter()

@@ -15,7 +15,13 @@ and discovery"):
   opening another (the most recently used first); a try that ends early (a
   per-try timeout, a reset, the caller going away) resets its stream, and
   an HTTP/1.1 connection with an unfinished response cannot be reused, so
-  it is closed.
+  it is closed. `max_requests_per_connection` (Envoy cluster option; Istio
+  DestinationRule `connectionPool.http.maxRequestsPerConnection`; 0 means
+  unlimited, the default) closes a connection after that many requests:
+  1 turns keep-alive off, so every try opens a connection.
+* A connection being set up when the request waiting for it goes away is
+  kept and joins the pool once ready (Envoy's default cancel policy for a
+  pending stream; unconfirmed for the router's path).
 """
 
 from __future__ import annotations
@@ -46,13 +52,17 @@ class Connection:
     number: int
     host: str
     pod: str
+    requests: int = 0
 
 
 class ConnectionPool:
     """Idle connections per host; kube-proxy's random pod choice for new ones."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(
+        self, rng: random.Random, max_requests_per_connection: int = 0
+    ) -> None:
         self._rng = rng
+        self.max_requests = max_requests_per_connection
         self._idle: dict[str, list[Connection]] = {}
         self._numbers = itertools.count(1)
         self.opened = 0
@@ -75,9 +85,15 @@ class ConnectionPool:
         self.opened += 1
         return Connection(next(self._numbers), host, pod)
 
-    def release(self, connection: Connection) -> None:
-        """A try ended with a whole response: the connection can be reused."""
-        self._idle.setdefault(connection.host, []).append(connection)
+    def release(self, connection: Connection, served: int = 1) -> None:
+        """A try ended with a whole response (`served` 1) or a connection
+        finished its set-up for nobody (0): reuse it, unless it has served
+        max_requests_per_connection requests."""
+        used = connection.requests + served
+        if self.max_requests and used >= self.max_requests:
+            return
+        kept = Connection(connection.number, connection.host, connection.pod, used)
+        self._idle.setdefault(connection.host, []).append(kept)
 
     def idle_count(self, host: str) -> int:
         return len(self._idle.get(host, []))

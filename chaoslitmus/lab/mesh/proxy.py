@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from chaoslitmus.lab.mesh.discovery import Connection
 from chaoslitmus.lab.mesh.envoy import (
     Cluster,
     Outcome,
@@ -184,7 +185,7 @@ class MeshProxy:
             connection, set_up_ms = upstreams.connection(envoy_host, pods)
             if set_up_ms > 0:  # before the per-try timer: Envoy's onPoolReady
                 self.stats["slow_connection_set_ups"] += 1
-                await asyncio.sleep(set_up_ms / 1000.0)
+                await _set_up(connection, set_up_ms, upstreams)
             pod = connection.pod
             if pod in tried:
                 self.stats["retries_to_a_tried_host"] += 1
@@ -263,6 +264,17 @@ class MeshProxy:
         ) as response:
             data = await response.read()
             return _Answer(response.status, data, response.content_type)
+
+
+async def _set_up(connection: Connection, ms: float, upstreams: Upstreams) -> None:
+    """Wait for a slow connection; if the request goes away meanwhile, the
+    connection still completes and joins the pool (discovery.py)."""
+    ready = asyncio.ensure_future(asyncio.sleep(ms / 1000.0))
+    try:
+        await asyncio.shield(ready)
+    except asyncio.CancelledError:
+        ready.add_done_callback(lambda _: upstreams.pool.release(connection, 0))
+        raise
 
 
 def _reply(

@@ -44,6 +44,7 @@ class Upstreams:
         caller: Callable[[], tuple[str, str]] = lambda: ("", ""),
         delay_ms: DelayFn = _no_delay,
         delay_connection_setup: bool = True,
+        max_requests_per_connection: int = 0,
     ) -> None:
         self.rng = rng
         self.discovery = discovery
@@ -52,7 +53,9 @@ class Upstreams:
         self.caller = caller  # (app, pod) of the pod this sidecar runs in
         self.delay_ms = delay_ms
         self.delay_connection_setup = delay_connection_setup
-        self.pool = ConnectionPool(random.Random(rng.getrandbits(64)))
+        self.pool = ConnectionPool(
+            random.Random(rng.getrandbits(64)), max_requests_per_connection
+        )
         self.active: Counter[str] = Counter()  # requests in flight per host
         self._rr: dict[str, int] = {}
 
