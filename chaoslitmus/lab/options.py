@@ -21,6 +21,7 @@ __all__ = [
     "LITMUS_VERSIONS",
     "MESHES",
     "RATINGS_ERROR_ANSWERS",
+    "RATINGS_UNAVAILABLE",
     "AppMeshApi",
     "AppMeshDiscovery",
     "Flavour",
@@ -31,6 +32,7 @@ __all__ = [
     "LitmusVersion",
     "Mesh",
     "RatingsErrorAnswer",
+    "degraded_marker",
 ]
 
 Mesh = Literal["appmesh", "istio"]
@@ -57,6 +59,17 @@ HOST_PREDICATES: tuple[HostPredicate, ...] = ("previous_hosts", "none")
 APPMESH_DISCOVERIES: tuple[AppMeshDiscovery, ...] = ("endpoints", "dns")
 ISTIO_BALANCERS: tuple[IstioBalancer, ...] = ("least-request", "round-robin")
 RATINGS_ERROR_ANSWERS: tuple[RatingsErrorAnswer, ...] = ("500", "degraded")
+
+
+# Upstream BookInfo reviews-v3's rating entry when ratings fails.
+RATINGS_UNAVAILABLE = "Ratings service is currently unavailable"
+
+
+def degraded_marker(options: LabOptions) -> str:
+    """What a body-aware probe must not find: reviews' degraded answer, or ""."""
+    if options.reviews_on_ratings_error == "degraded":
+        return RATINGS_UNAVAILABLE
+    return ""
 
 
 class LabError(ValueError):

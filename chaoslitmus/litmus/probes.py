@@ -1,6 +1,6 @@
 """Chaos Toolkit probes for LitmusChaos: results, verdicts, engine state."""
 
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
@@ -9,12 +9,14 @@ from chaoslitmus.k8s import Kube
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.runs import get_object
 from chaoslitmus.litmus.status import engine_summary, result_summary
+from chaoslitmus.litmus.targets import headroom, targeted_pods
 
 __all__ = [
     "chaos_result",
     "chaos_result_verdict",
     "engine_status",
     "experiment_installed",
+    "retry_headroom",
 ]
 
 
@@ -90,3 +92,33 @@ def experiment_installed(
     kube = Kube(secrets)
     found = get_object(kube, namespace, m.EXPERIMENTS, experiment_name)
     return found is not None
+
+
+def retry_headroom(
+    replicas: int,
+    pods_affected_perc: int = None,
+    target_pods: List[str] = None,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Say whether a mesh retry can still reach a pod the fault leaves alone.
+
+    `replicas`: pods behind the service; `pods_affected_perc` and
+    `target_pods` as given to `inject_network_latency` (Litmus targets
+    max(1, floor(min(perc, 100) * replicas / 100)) pods, or the named ones).
+    Returns `replicas`, `targeted`, `untouched`, `retries_can_help` (false
+    when every replica is slow: no retry policy can hide the fault) and a
+    one-line `note`. Sends nothing to the cluster.
+    """
+    for name, value, low in (
+        ("replicas", replicas, 1),
+        ("pods_affected_perc", pods_affected_perc, 0),
+    ):
+        if value is None and name != "replicas":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ActivityFailed(
+                f"retry_headroom: {name} must be a whole number >= {low}, got {value!r}"
+            )
+    if target_pods:
+        return headroom(replicas, len(target_pods))
+    return headroom(replicas, targeted_pods(replicas, pods_affected_perc))

@@ -28,6 +28,7 @@ from chaoslitmus.litmus.actions import (
     inject_network_latency,
     wait_for_chaos_started,
 )
+from chaoslitmus.litmus.probes import retry_headroom
 
 NS = world.NAMESPACE
 SCALE = {"reviews_timeout_ms": 1000}
@@ -148,6 +149,7 @@ def test_e_when_every_replica_is_slow_retries_cannot_help(monkeypatch) -> None: 
         finally:
             delete_engine(launched["engine_name"], NS)
     assert bare.error_rate >= 0.9 and retried.error_rate >= 0.9
+    assert retry_headroom(3, 100)["retries_can_help"] is False
 
 
 def test_f_latency_under_the_callers_timeout_costs_no_errors(monkeypatch) -> None:  # noqa: ANN001

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from chaoslitmus.lab import options
 from chaoslitmus.lab.mesh.netem import (
     PEER_HEADER,
     Destinations,
@@ -39,7 +40,7 @@ REVIEWS = (
 )
 POD_HEADER = "x-lab-pod"
 # Upstream BookInfo reviews-v3's rating entry when ratings fails.
-RATINGS_UNAVAILABLE = {"error": "Ratings service is currently unavailable"}
+RATINGS_UNAVAILABLE = {"error": options.RATINGS_UNAVAILABLE}
 # At module level: aiohttp's AppKey looks for a module frame when created,
 # and a data plane thread has none.
 SESSION_KEY = web.AppKey("session", aiohttp.ClientSession)

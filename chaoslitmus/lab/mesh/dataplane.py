@@ -171,6 +171,11 @@ class DataPlane:
         with self._state:
             return dict(self._ports)
 
+    @property
+    def reviews_pod(self) -> str:
+        """The reviews pod the data plane serves as now ("" before the first push)."""
+        return self._reviews_pod
+
     def route_table(self) -> RouteTable:
         with self._state:
             return self._table
