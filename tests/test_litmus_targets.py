@@ -43,7 +43,14 @@ def test_every_replica_slowed_means_retries_cannot_help() -> None:
     assert retry_headroom(3, target_pods=["a", "b"])["untouched"] == 1
 
 
-@pytest.mark.parametrize("bad", [0, -1, True, "3", 2.5])
+@pytest.mark.parametrize("bad", [0, -1, True, "x", 2.5])
 def test_bad_replicas_are_refused_in_one_line(bad: object) -> None:
-    with pytest.raises(ActivityFailed, match="replicas must be a whole number"):
+    with pytest.raises(ActivityFailed, match="replicas") as refused:
         retry_headroom(bad)  # type: ignore[arg-type]
+    assert "\n" not in str(refused.value)
+
+
+def test_values_from_chaos_run_vars_are_accepted() -> None:
+    assert retry_headroom("3", "100")["retries_can_help"] is False
+    with pytest.raises(ActivityFailed, match="pods_affected_perc"):
+        retry_headroom(3, 101)

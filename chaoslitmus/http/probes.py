@@ -13,6 +13,12 @@ from typing import Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
+from chaoslitmus._redact import (
+    clean,
+    header_credentials,
+    redact_url,
+    url_credentials,
+)
 from chaoslitmus.http._body import body_rule
 from chaoslitmus.http._client import run_in_private_loop, sample, send_once
 from chaoslitmus.http._plan import plan_measurement, request_spec
@@ -31,7 +37,7 @@ def measure_endpoint(
     body: str = None,
     timeout_s: float = 5,
     ok_statuses: List[int] = None,
-    max_in_flight: int = None,
+    max_in_flight: int = 0,
     verify_tls: bool = True,
     body_must_contain: List[str] = None,
     body_must_not_contain: List[str] = None,
@@ -48,8 +54,8 @@ def measure_endpoint(
     Arguments: `url` (http or https), `duration_s`, `rate_per_s`, `method`,
     `headers`, `body` (a string), `timeout_s` per request, `ok_statuses`
     (status codes that count as success; default every 2xx and 3xx),
-    `max_in_flight` (outstanding requests at most; default enough for
-    rate_per_s * timeout_s, capped at 1000; a request due while the limit is
+    `max_in_flight` (outstanding requests at most; 0, the default, means
+    enough for rate_per_s * timeout_s, capped at 1000; a request due while the limit is
     reached is not sent and counts as an "overflow" error, its latency the
     time until a slot came free or its timeout passed), `verify_tls`,
     `body_must_contain` / `body_must_not_contain` (a string or a list; an
@@ -71,6 +77,9 @@ def measure_endpoint(
     (ISO UTC), `duration_s`, `elapsed_s`, `error_examples` (one per kind)
     and `samples`: [offset_s, status or error kind, latency_ms] per request.
     Run it with `"background": true` to record a whole fault window.
+    A password in the URL and credential headers (`Authorization`,
+    `Proxy-Authorization`, `Cookie`, ...) are sent but never shown: the
+    output's `url` and every message carry `***` instead.
     """
     try:
         plan = plan_measurement(
@@ -88,7 +97,8 @@ def measure_endpoint(
             body_must_not_contain,
         )
     except ValueError as exc:
-        raise ActivityFailed(f"measure_endpoint: {exc}") from None
+        hidden = _credentials(url, headers)
+        raise ActivityFailed(f"measure_endpoint: {clean(str(exc), hidden)}") from None
 
     offsets = arrival_offsets(plan.rate_per_s, plan.duration_s)
     sampled = run_in_private_loop(lambda: sample(plan, offsets))
@@ -100,14 +110,18 @@ def measure_endpoint(
         elapsed_s=sampled.elapsed_s,
         sampler_busy_s=sampled.sampler_busy_s,
     )
+    hidden = _credentials(url, headers)
     return {
-        "url": plan.request.url,
+        "url": redact_url(plan.request.url),
         "method": plan.request.method,
         "started_at": sampled.started_at.isoformat(timespec="milliseconds"),
         "max_in_flight": plan.max_in_flight,
         "percentile_method": "nearest-rank",
         **figures,
-        "error_examples": sampled.error_examples,
+        "error_examples": {
+            kind: clean(detail, hidden)
+            for kind, detail in sampled.error_examples.items()
+        },
     }
 
 
@@ -179,21 +193,29 @@ def _one_request(
         request = request_spec(url, method, headers, body, timeout_s, verify_tls)
         rule = body_rule(must_contain, must_not_contain)
     except ValueError as exc:
-        raise ActivityFailed(f"{probe}: {exc}") from None
+        hidden = _credentials(url, headers)
+        raise ActivityFailed(f"{probe}: {clean(str(exc), hidden)}") from None
     status, error, detail, latency_ms = run_in_private_loop(
         lambda: send_once(request, rule)
     )
     if error == "body":
+        hidden = _credentials(url, headers)
         raise ActivityFailed(
-            f"{probe}: {request.method} {request.url} answered {detail}; "
-            "the service answers but degraded"
+            f"{probe}: {request.method} {redact_url(request.url)} answered "
+            f"{clean(detail, hidden)}; the service answers but degraded"
         )
     if status is None:
+        hidden = _credentials(url, headers)
         raise ActivityFailed(
-            f"{probe}: no answer from {request.method} {request.url} "
-            f"({error}: {detail}); {_advice(error, request.timeout_s)}"
+            f"{probe}: no answer from {request.method} {redact_url(request.url)} "
+            f"({error}: {clean(detail, hidden)}); {_advice(error, request.timeout_s)}"
         )
     return status, round(latency_ms, 3)
+
+
+def _credentials(url: object, headers: object) -> list[str]:
+    """What must never be shown: the URL's password, credential headers."""
+    return url_credentials(url) + header_credentials(headers)
 
 
 def _advice(error: str | None, timeout_s: float) -> str:

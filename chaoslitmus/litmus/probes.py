@@ -5,19 +5,84 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus.k8s import Kube
+from chaoslitmus import _args
+from chaoslitmus._retry import Backoff
+from chaoslitmus.k8s import Forbidden, Kube, KubeError
 from chaoslitmus.litmus import manifests as m
+from chaoslitmus.litmus.preflight import check_crds
 from chaoslitmus.litmus.runs import get_object
 from chaoslitmus.litmus.status import engine_summary, result_summary
 from chaoslitmus.litmus.targets import headroom, targeted_pods
+from chaoslitmus.mesh.cluster import MESH_VERSIONS, resolve_adapter
 
 __all__ = [
+    "cluster_ready",
+    "fresh_engine_name",
     "chaos_result",
     "chaos_result_verdict",
     "engine_status",
     "experiment_installed",
     "retry_headroom",
 ]
+
+
+# A readiness check answers fast: two tries, not the activities' full budget.
+READY_BACKOFF = Backoff(attempts=2, base_s=0.2, cap_s=0.5, budget_s=5.0)
+MESHES = ("appmesh", "istio", "none")
+
+
+def cluster_ready(
+    namespace: str,
+    mesh: str = "appmesh",
+    mesh_api_version: str = "auto",
+    secrets: Secrets = None,
+) -> bool:
+    """Whether the cluster can run these experiments: put it first in the
+    steady-state hypothesis, with `"tolerance": true`.
+
+    Checks, in order, and stops at the first miss with one line naming the
+    fix: the Kubernetes API answers (KUBECONFIG / KUBERNETES_CONTEXT), the
+    namespace exists, the Litmus CRDs are served, and the mesh's CRDs are
+    served (`mesh` "appmesh", "istio", or "none" to skip; `mesh_api_version`
+    "auto" or a version, as in set_retry_policy). Returns true when all hold.
+    """
+    m.check_name(namespace, "namespace", max_len=63)
+    _args.choice(mesh, "mesh", MESHES)
+    if mesh != "none":
+        versions = ("auto", *MESH_VERSIONS[mesh])
+        _args.choice(mesh_api_version, "mesh_api_version", versions)
+    kube = Kube(secrets, backoff=READY_BACKOFF)
+    try:
+        found = kube.resource("", "v1", "namespaces").find(namespace)
+    except Forbidden:
+        found = {}  # may not read namespaces: the activities will say more
+    except KubeError as exc:
+        if exc.status:
+            raise
+        raise ActivityFailed(
+            f"the Kubernetes API at {kube.host} does not answer, so nothing can "
+            "run: start the cluster, or point KUBECONFIG (and KUBERNETES_CONTEXT) "
+            "at one; for the local lab run `chaoslitmus lab run -- chaos run "
+            f"<experiment>` ({exc})"
+        ) from None
+    if found is None:
+        raise ActivityFailed(
+            f"namespace '{namespace}' not found in the cluster at {kube.host}: "
+            "deploy the application there, or set the experiment's namespace"
+        )
+    check_crds(kube)
+    if mesh != "none":
+        resolve_adapter(kube, mesh, mesh_api_version, uses_virtual_service=True)
+    return True
+
+
+def fresh_engine_name(prefix: str = "chaos") -> str:
+    """A new engine name, `<prefix>-<5 random characters>`, for a dynamic
+    configuration entry: the method's action, the control and the rollbacks
+    then all refer to the same `${engine_name}`, and two runs never collide.
+    """
+    prefix = m.check_name(prefix, "prefix", max_len=40)
+    return m.check_name(m.engine_name_for(prefix), "engine_name", max_len=63)
 
 
 def chaos_result(
@@ -33,6 +98,8 @@ def chaos_result(
     m.check_name(engine_name, "engine_name")
     m.check_name(experiment_name, "experiment_name")
     m.check_name(namespace, "namespace")
+    if instance_id:
+        m.check_name(instance_id, "instance_id")
     name = m.result_name(engine_name, experiment_name, instance_id)
     kube = Kube(secrets)
     result = get_object(kube, namespace, m.RESULTS, name)
@@ -96,29 +163,25 @@ def experiment_installed(
 
 def retry_headroom(
     replicas: int,
-    pods_affected_perc: int = None,
+    pods_affected_perc: int = 0,
     target_pods: List[str] = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Say whether a mesh retry can still reach a pod the fault leaves alone.
 
     `replicas`: pods behind the service; `pods_affected_perc` and
-    `target_pods` as given to `inject_network_latency` (Litmus targets
+    `target_pods` as given to `inject_network_latency` (0: Litmus' default,
+    one pod; Litmus targets
     max(1, floor(min(perc, 100) * replicas / 100)) pods, or the named ones).
     Returns `replicas`, `targeted`, `untouched`, `retries_can_help` (false
     when every replica is slow: no retry policy can hide the fault) and a
     one-line `note`. Sends nothing to the cluster.
     """
-    for name, value, low in (
-        ("replicas", replicas, 1),
-        ("pods_affected_perc", pods_affected_perc, 0),
-    ):
-        if value is None and name != "replicas":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ActivityFailed(
-                f"retry_headroom: {name} must be a whole number >= {low}, got {value!r}"
-            )
-    if target_pods:
-        return headroom(replicas, len(target_pods))
-    return headroom(replicas, targeted_pods(replicas, pods_affected_perc))
+    count = _args.whole(replicas, "replicas", 1, 10_000)
+    perc = 0  # Litmus: empty or 0 means one pod
+    if pods_affected_perc not in (None, ""):
+        perc = _args.whole(pods_affected_perc, "pods_affected_perc", 0, 100)
+    named = _args.text_list(target_pods, "target_pods")
+    if named:
+        return headroom(count, len(named))
+    return headroom(count, targeted_pods(count, perc))

@@ -105,11 +105,11 @@ def _change(
 
 
 def set_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
+    max_retries: int,
+    per_retry_timeout_ms: int = 0,
     mesh: str = "appmesh",
-    max_retries: int = None,
-    per_retry_timeout_ms: int = None,
     http_retry_events: List[str] = None,
     tcp_retry_events: List[str] = None,
     grpc_retry_events: List[str] = None,
@@ -123,14 +123,16 @@ def set_retry_policy(
 
     `name` is the VirtualService (for App Mesh v1beta2 its VirtualRouter is
     found through spec.provider.virtualRouter; or name the router with
-    `virtual_router`). `mesh` is "appmesh" or "istio"; `api_version="auto"`
+    `virtual_router`, and pass its name as `name` too to edit the router
+    alone). `mesh` is "appmesh" or "istio"; `api_version="auto"`
     picks what the cluster serves (App Mesh: v1beta2, else v1beta1; Istio:
     v1, v1beta1, v1alpha3). `route_name` limits the change to one route
     (default: every route that can retry; TCP routes cannot and are listed
     as skipped). The policy: `max_retries` (retries after the first try),
     `per_retry_timeout_ms` (each try, the first included; required by App
-    Mesh), `http_retry_events` (server-error, gateway-error, client-error,
-    stream-error), `tcp_retry_events` (connection-error), `grpc_retry_events`
+    Mesh; 0, the default, leaves it unset), `http_retry_events`
+    (server-error, gateway-error, client-error, stream-error),
+    `tcp_retry_events` (connection-error), `grpc_retry_events`
     (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable;
     gRPC routes only). Istio receives them as retries.attempts, perTryTimeout
     and retryOn (5xx, gateway-error, retriable-4xx, refused-stream,
@@ -154,7 +156,7 @@ def set_retry_policy(
     )
     policy = make_policy(
         max_retries,
-        per_retry_timeout_ms,
+        None if per_retry_timeout_ms in (0, "0") else per_retry_timeout_ms,
         http_retry_events,
         tcp_retry_events,
         grpc_retry_events,
@@ -184,8 +186,8 @@ def set_retry_policy(
 
 
 def remove_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
     route_name: str = None,
     api_version: str = "auto",
@@ -231,8 +233,8 @@ def remove_retry_policy(
 
 
 def restore_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
     api_version: str = "auto",
     virtual_router: str = None,

@@ -15,6 +15,7 @@ from chaoslitmus.mesh.policy import (
     HTTP_RETRY_EVENTS,
     TCP_RETRY_EVENTS,
     PolicyError,
+    flag,
     optional_events,
     optional_int,
     policy_matches,
@@ -58,8 +59,8 @@ def _read(
 
 
 def get_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
     route_name: str = None,
     api_version: str = "auto",
@@ -87,11 +88,11 @@ def get_retry_policy(
 
 
 def retry_policy_matches(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
-    max_retries: int = None,
-    per_retry_timeout_ms: int = None,
+    max_retries: int = -1,
+    per_retry_timeout_ms: int = 0,
     http_retry_events: List[str] = None,
     tcp_retry_events: List[str] = None,
     grpc_retry_events: List[str] = None,
@@ -104,7 +105,8 @@ def retry_policy_matches(
     """Whether every selected route has the expected retry policy.
 
     Use it with `"tolerance": true`. Only the fields you give are compared
-    (events as sets, order does not matter); a route with no policy never
+    (`max_retries` -1 and `per_retry_timeout_ms` 0, the defaults, are not
+    compared; events as sets, order does not matter); a route with no policy never
     matches. With `absent: true` (and no expected fields) it checks instead
     that no selected route has a retry policy, e.g. after a rollback of a
     service that had none. Target arguments as in get_retry_policy.
@@ -113,9 +115,13 @@ def retry_policy_matches(
         name, namespace, mesh, api_version, virtual_router, route_name
     )
     expected: Dict[str, Any] = {
-        "max_retries": optional_int(max_retries, "max_retries", 0),
+        "max_retries": optional_int(
+            None if max_retries in (-1, "-1") else max_retries, "max_retries", 0
+        ),
         "per_retry_timeout_ms": optional_int(
-            per_retry_timeout_ms, "per_retry_timeout_ms", 1
+            None if per_retry_timeout_ms in (0, "0") else per_retry_timeout_ms,
+            "per_retry_timeout_ms",
+            1,
         ),
     }
     for value, key, allowed in (
@@ -125,10 +131,7 @@ def retry_policy_matches(
     ):
         expected[key] = None if value is None else optional_events(value, key, allowed)
     given = {key: value for key, value in expected.items() if value is not None}
-    if not isinstance(absent, bool):
-        raise PolicyError(
-            f"invalid arguments: absent must be true or false ({absent!r})"
-        )
+    absent = flag(absent, "absent")
     if absent and given:
         raise PolicyError(
             "invalid arguments: absent=true checks that there is no policy; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chaoslitmus._redact import redact_tree
 from chaoslitmus.report._activity import activity_func
 from chaoslitmus.report._config import Placeholders
 from chaoslitmus.report._litmus import (
@@ -97,8 +98,12 @@ def is_journal(document: Any) -> bool:
 
 
 def build_run(journal: Any, file: str = "") -> Run:
-    """The report's model of one journal; missing pieces become empty values."""
-    doc = as_dict(journal)
+    """The report's model of one journal; missing pieces become empty values.
+
+    Credentials are masked first (URL user info, Authorization and token
+    values), so no part of a report can show one, whatever the journal holds.
+    """
+    doc = as_dict(redact_tree(journal))
     experiment = as_dict(doc.get("experiment"))
     states = as_dict(doc.get("steady_states"))
     placeholders = Placeholders.of(experiment)

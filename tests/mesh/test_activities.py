@@ -152,9 +152,11 @@ def test_other_annotations_survive_set_and_restore(
     cluster.create(obj)
     before = cluster.get(V1BETA2, "virtualrouters", ns, "direct")
 
-    out = set_retry_policy(virtual_router="direct", namespace=ns, **STORY)
+    out = set_retry_policy(
+        name="direct", virtual_router="direct", namespace=ns, **STORY
+    )
     assert out["virtual_service"] is None and out["object"]["name"] == "direct"
-    restore_retry_policy(virtual_router="direct", namespace=ns)
+    restore_retry_policy(name="direct", virtual_router="direct", namespace=ns)
 
     after = cluster.get(V1BETA2, "virtualrouters", ns, "direct")
     assert frozen(after) == frozen(before)

@@ -30,11 +30,12 @@ def test_discovery_lists_every_activity_with_its_doc() -> None:
     assert names["retry_policy_matches"]["return_type"] == "boolean"
     assert names["set_retry_policy"]["return_type"] == "mapping"
     arguments = {a["name"]: a for a in names["set_retry_policy"]["arguments"]}
-    assert arguments["namespace"] == {
-        "name": "namespace",
-        "default": "default",
-        "type": "string",
-    }
+    # required arguments show as required (no default) in `chaos discover`
+    for required in ("name", "namespace", "max_retries"):
+        assert "default" not in arguments[required], required
+    assert arguments["namespace"] == {"name": "namespace", "type": "string"}
+    # optional numbers have real defaults, so `chaos init` can skip them
+    assert arguments["per_retry_timeout_ms"]["default"] == 0
     json.dumps(found)  # discovery.json must be writable
 
 

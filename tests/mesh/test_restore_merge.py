@@ -378,7 +378,9 @@ def test_restore_through_a_deleted_virtual_service_says_use_virtual_router(
     assert "holding a retry-policy snapshot: 'ratings-router'" in message
     assert "\n" not in message
 
-    restore_retry_policy(virtual_router="ratings-router", namespace=ns)
+    restore_retry_policy(
+        name="ratings-router", virtual_router="ratings-router", namespace=ns
+    )
     after = cluster.get(V1BETA2, "virtualrouters", ns, "ratings-router")
     assert frozen(after) == frozen(before)
 

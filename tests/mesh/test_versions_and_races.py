@@ -75,10 +75,10 @@ def test_virtual_router_is_refused_on_v1beta1(
     point_kubeconfig(monkeypatch, tmp_path, legacy_server.url)
     with pytest.raises(ActivityFailed, match="virtual_router only applies"):
         set_retry_policy(
-            virtual_router="r", namespace="x", api_version="v1beta1", **STORY
+            name="r", virtual_router="r", namespace="x", api_version="v1beta1", **STORY
         )
     with pytest.raises(ActivityFailed, match=r"tried appmesh.k8s.aws/v1beta2\)"):
-        set_retry_policy(virtual_router="r", namespace="x", **STORY)
+        set_retry_policy(name="r", virtual_router="r", namespace="x", **STORY)
 
 
 def test_explicit_version_not_served_names_the_served_one(
