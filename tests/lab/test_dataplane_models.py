@@ -226,3 +226,29 @@ def test_the_options_name_the_model_they_run() -> None:
 def test_bad_model_options_are_one_line(kwargs: dict, words: str) -> None:
     with pytest.raises(LabError, match=words):
         LabOptions(**kwargs)
+
+
+def test_lab_run_says_which_data_plane_model_runs() -> None:
+    import sys
+
+    from tests.lab.test_cli import FAST, run_cli  # noqa: PLC0415
+
+    done = run_cli(
+        "lab",
+        "run",
+        *FAST,
+        "--appmesh-discovery",
+        "dns",
+        "--reviews-on-ratings-error",
+        "degraded",
+        "--seed",
+        "4",
+        "--",
+        sys.executable,
+        "-c",
+        "import os; print(os.environ['REVIEWS_DEGRADED_MARKER'])",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Ratings service is currently unavailable" in done.stdout
+    assert "DNS discovery: one upstream host" in done.stderr
+    assert "reviews answers degraded when ratings fails" in done.stderr

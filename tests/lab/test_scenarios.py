@@ -12,7 +12,6 @@ when these bounds were set are in docs/mesh-behaviour.md.
 
 from __future__ import annotations
 
-import pytest
 from scenario_rig import (
     UNAVAILABLE,
     Measured,
@@ -162,20 +161,15 @@ def test_f_latency_under_the_callers_timeout_costs_no_errors(monkeypatch) -> Non
     assert bare.result["p99_ms"] >= 390  # the latency was really there
 
 
-@pytest.mark.parametrize("setup", [False, True], ids=["responses", "connection-setup"])
-def test_g_netem_on_connection_set_up_defeats_per_try_timeouts(
-    monkeypatch,  # noqa: ANN001
-    setup: bool,
-) -> None:
+def test_g_netem_on_connection_set_up_defeats_per_try_timeouts(monkeypatch) -> None:  # noqa: ANN001
     # A try that must open a connection to the slow pod waits for its
     # SYN-ACK before the per-try timer starts, and reviews gives up first.
-    with running_lab(
-        monkeypatch, netem_connection_setup=setup, seed=11, **SCALE
-    ) as lab:
+    # (Without --netem-connection-setup the same policy rescues every
+    # failure: the endpoints rows of test_a and the story.)
+    with running_lab(monkeypatch, netem_connection_setup=True, seed=11, **SCALE) as lab:
         slow = ratings_pods(lab)[:1]
         bare, retried = with_and_without_retries(lab, slow)
+        stats = dict(lab.dataplane.proxy.stats)
     assert 0.25 <= bare.error_rate <= 0.75
-    if setup:
-        assert retried.error_rate >= 0.1
-    else:
-        assert retried.error_rate == 0.0
+    assert retried.error_rate >= 0.1
+    assert stats["slow_connection_set_ups"] > 0
