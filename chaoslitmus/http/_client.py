@@ -47,9 +47,15 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from chaoslitmus.http._body import (
+    MAX_BODY_BYTES,
+    NO_BODY_CHECK,
+    BodyRule,
+    body_problem,
+)
 from chaoslitmus.http._plan import Plan, RequestSpec
 from chaoslitmus.http._schedule import due_until
-from chaoslitmus.http.stats import Outcome
+from chaoslitmus.http.stats import Outcome, default_ok, is_ok
 
 __all__ = ["Sampled", "classify_error", "run_in_private_loop", "sample", "send_once"]
 
@@ -74,6 +80,7 @@ class Sampled:
     elapsed_s: float
     error_examples: dict[str, str]
     cut_short: bool = False
+    sampler_busy_s: float = 0.0
 
 
 def run_in_private_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -114,11 +121,14 @@ def classify_error(exc: BaseException) -> str:
     return "other"
 
 
-def _session(request: RequestSpec, limit: int) -> aiohttp.ClientSession:
+def _session(
+    request: RequestSpec, limit: int, decompress: bool = False
+) -> aiohttp.ClientSession:
     """A keep-alive pool sized to the in-flight limit.
 
-    Cookies are not kept and bodies are not decompressed: every request of a
-    measurement is the same request, and the client does no work it need not.
+    Cookies are not kept and bodies are not decompressed unless a body check
+    must read them: every request of a measurement is the same request, and
+    the client does no work it need not.
     """
     connector = aiohttp.TCPConnector(
         limit=limit,
@@ -129,15 +139,25 @@ def _session(request: RequestSpec, limit: int) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
-        auto_decompress=False,
+        auto_decompress=decompress,
         headers={"User-Agent": USER_AGENT},
     )
 
 
 async def _send(
-    session: aiohttp.ClientSession, request: RequestSpec, timeout_s: float
+    session: aiohttp.ClientSession,
+    request: RequestSpec,
+    timeout_s: float,
+    rule: BodyRule = NO_BODY_CHECK,
+    ok: Callable[[int], bool] = lambda status: True,
 ) -> tuple[int | None, str | None, str]:
-    """Send one request and read the whole body: (status, error kind, detail)."""
+    """Send one request and read the whole body: (status, error kind, detail).
+
+    When ``rule`` is active and ``ok(status)`` holds, the body is kept (up to
+    MAX_BODY_BYTES) and a body that breaks the rule is an error of kind
+    "body" with the status still reported.
+    """
+    check = rule.active
     try:
         async with session.request(
             request.method,
@@ -147,8 +167,19 @@ async def _send(
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=max(timeout_s, 0.001)),
         ) as response:
-            async for _ in response.content.iter_chunked(_CHUNK):
-                pass
+            keep = check and ok(response.status)
+            kept = bytearray()
+            async for chunk in response.content.iter_chunked(_CHUNK):
+                if keep and len(kept) < MAX_BODY_BYTES:
+                    kept += chunk[: MAX_BODY_BYTES - len(kept)]
+            if keep:
+                problem = body_problem(rule, bytes(kept))
+                if problem is not None:
+                    return (
+                        response.status,
+                        "body",
+                        f"status {response.status}, {problem}",
+                    )
             return response.status, None, ""
     except Exception as exc:  # every failure is a measured outcome
         return None, classify_error(exc), _detail(exc)
@@ -159,12 +190,16 @@ def _detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-async def send_once(request: RequestSpec) -> tuple[int | None, str | None, str, float]:
+async def send_once(
+    request: RequestSpec, rule: BodyRule = NO_BODY_CHECK
+) -> tuple[int | None, str | None, str, float]:
     """One request on a fresh connection: (status, error, detail, latency ms)."""
     loop = asyncio.get_running_loop()
-    async with _session(request, 1) as session:
+    async with _session(request, 1, rule.active) as session:
         began = loop.time()
-        status, error, detail = await _send(session, request, request.timeout_s)
+        status, error, detail = await _send(
+            session, request, request.timeout_s, rule, default_ok
+        )
         return status, error, detail, (loop.time() - began) * 1000.0
 
 
@@ -203,8 +238,13 @@ async def sample(
     sent: it is an "overflow" error whose latency is the time from its due
     time until a slot came free (or its timeout passed), so the queue a
     caller would have met is measured, and no late burst hits the server
-    when a stall ends. Latency runs from the due time, or from the real send
-    if that was earlier (by at most _EARLY_S), so it is never understated.
+    when a stall ends. Latency runs from the due time, so time the sampler
+    itself lost before sending (a busy CPU, a late wake-up) is counted like
+    a server's delay and reported apart as the send lag; a request that left
+    early (by at most _EARLY_S) is timed from when it left, so latency is
+    never understated. The time the send loop was not asleep waiting for the
+    next due time is kept (its own work, answers it handled, time the CPU
+    went elsewhere), to estimate the rate it can sustain.
     Once ``stop`` is set no further request leaves; those in flight finish
     and the result says ``cut_short``.
     """
@@ -215,7 +255,12 @@ async def sample(
     pending: set[asyncio.Task[None]] = set()
     timeout_s = plan.request.timeout_s
 
-    async with _session(plan.request, plan.max_in_flight) as session:
+    rule = plan.body_rule
+
+    def ok(status: int) -> bool:
+        return is_ok(status, plan.ok_statuses)
+
+    async with _session(plan.request, plan.max_in_flight, rule.active) as session:
         started_at = datetime.now(timezone.utc)
         start = loop.time()
 
@@ -236,7 +281,7 @@ async def sample(
             sent = loop.time()
             try:
                 status, error, detail = await _send(
-                    session, plan.request, deadline - sent
+                    session, plan.request, deadline - sent, rule, ok
                 )
                 done = loop.time()
             finally:
@@ -248,20 +293,23 @@ async def sample(
                 sent - start,
                 status,
                 error,
-                (done - max(due, sent)) * 1000.0,
+                (done - min(due, sent)) * 1000.0,
             )
 
         index = 0
         cut_short = False
+        slept_s = 0.0
         while index < len(offsets):
             if stop is not None and stop.is_set():
                 cut_short = True
                 break
             wait_s = start + offsets[index] - loop.time() - _EARLY_S
             if stop is not None and wait_s > _STOP_POLL_S:
+                slept_s += _STOP_POLL_S
                 await asyncio.sleep(_STOP_POLL_S)
                 continue
             if wait_s > 0:
+                slept_s += wait_s
                 await asyncio.sleep(wait_s)
             now_s = loop.time() - start + _EARLY_S
             last = max(due_until(offsets, index, now_s), index + 1)
@@ -270,6 +318,7 @@ async def sample(
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             index = last
+        busy_s = max(loop.time() - start - slept_s, 0.0)
         if pending:
             await asyncio.wait(set(pending))
         elapsed_s = loop.time() - start
@@ -279,5 +328,6 @@ async def sample(
         started_at,
         elapsed_s,
         examples,
-        cut_short,
+        cut_short=cut_short,
+        sampler_busy_s=busy_s,
     )

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from chaoslib.exceptions import ActivityFailed
 
 from chaoslitmus import _args
+from chaoslitmus.http._body import NO_BODY_CHECK, BodyRule, body_rule
 from chaoslitmus.http._schedule import default_max_in_flight, request_count
 
 __all__ = ["MAX_REQUESTS", "Plan", "RequestSpec", "plan_measurement", "request_spec"]
@@ -48,6 +49,7 @@ class Plan:
     count: int
     max_in_flight: int
     ok_statuses: tuple[int, ...] | None
+    body_rule: BodyRule = NO_BODY_CHECK
 
 
 def request_spec(
@@ -89,6 +91,8 @@ def plan_measurement(
     ok_statuses: object = None,
     max_in_flight: object = None,
     verify_tls: object = True,
+    body_must_contain: object = None,
+    body_must_not_contain: object = None,
 ) -> Plan:
     """Validate a whole measurement; ValueError with one line if wrong."""
     request = request_spec(url, method, headers, body, timeout_s, verify_tls)
@@ -107,6 +111,7 @@ def plan_measurement(
         count=count,
         max_in_flight=_max_in_flight(max_in_flight, rate, request.timeout_s),
         ok_statuses=_ok_statuses(ok_statuses),
+        body_rule=body_rule(body_must_contain, body_must_not_contain),
     )
 
 

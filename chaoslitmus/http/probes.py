@@ -22,6 +22,7 @@ from chaoslitmus._redact import (
     redact_url,
     url_credentials,
 )
+from chaoslitmus.http._body import body_rule
 from chaoslitmus.http._client import run_in_private_loop, sample, send_once
 from chaoslitmus.http._cutoff import CUTOFF
 from chaoslitmus.http._plan import Plan, plan_measurement, request_spec
@@ -45,6 +46,8 @@ def measure_endpoint(
     ok_statuses: List[int] = None,
     max_in_flight: int = 0,
     verify_tls: bool = True,
+    body_must_contain: List[str] = None,
+    body_must_not_contain: List[str] = None,
     secrets: Secrets = None,
 ) -> dict:
     """Send requests at a fixed rate for a while and report what callers saw.
@@ -61,16 +64,24 @@ def measure_endpoint(
     `max_in_flight` (outstanding requests at most; 0, the default, means
     enough for rate_per_s * timeout_s, capped at 1000; a request due while the limit is
     reached is not sent and counts as an "overflow" error, its latency the
-    time until a slot came free or its timeout passed), `verify_tls`.
+    time until a slot came free or its timeout passed), `verify_tls`,
+    `body_must_contain` / `body_must_not_contain` (a string or a list; an
+    answer with an ok status whose body lacks / holds one of them is an
+    error of kind "body": a service that degrades gracefully answers 200
+    with an error inside, which a status-only probe counts as success).
 
     Returns a dict: `total`, `ok`, `failed`, `error_rate` (0..1), `status`
     (the most frequent status code, 0 if none, so `"tolerance": 200` works),
     `statuses` {"200": n}, `errors` {"timeout": n, "connection": n, "reset": n,
     "protocol": n, "tls": n, "overflow": n, "other": n}, `latency_ms`
-    {p50, p90, p95, p99, max, mean} (nearest-rank percentiles) and flat
+    {p50, p90, p95, p99, max, mean} (nearest-rank percentiles, from each
+    request's due time, so the sampler's own lag is never hidden) and flat
     copies `p50_ms`... `mean_ms` for `range` tolerances with a `target`,
-    `rate_per_s`, `achieved_rate_per_s`, `send_lag_ms`, `url`, `method`,
-    `started_at` (ISO UTC), `duration_s`, `elapsed_s`, `error_examples`
+    `rate_per_s`, `achieved_rate_per_s`, `send_lag_ms` {p50, p99, max} (how
+    late requests left), `sustainable_rate_per_s` (estimated from the
+    time the sender was busy), `warnings` (a line when the send lag's p99 passes 10 ms,
+    naming the rate this machine sustains), `url`, `method`, `started_at`
+    (ISO UTC), `duration_s`, `elapsed_s`, `error_examples` (one per kind)
     and `samples`: [offset_s, status or error kind, latency_ms] per request.
     Run it with `"background": true` to record a whole fault window. When an
     SLO guard (`chaoslitmus.controls.slo_guard`) aborts the run, no further
@@ -91,6 +102,8 @@ def measure_endpoint(
             ok_statuses,
             max_in_flight,
             verify_tls,
+            body_must_contain,
+            body_must_not_contain,
         )
     except ValueError as exc:
         hidden = _credentials(url, headers)
@@ -109,6 +122,7 @@ def _measure(plan: Plan, stop_on_cutoff: bool, hidden: List[str]) -> Dict[str, A
         rate_per_s=plan.rate_per_s,
         duration_s=plan.duration_s,
         elapsed_s=sampled.elapsed_s,
+        sampler_busy_s=sampled.sampler_busy_s,
     )
     measured = {
         "url": redact_url(plan.request.url),
@@ -245,15 +259,28 @@ def http_status(
     body: str = None,
     timeout_s: float = 5,
     verify_tls: bool = True,
+    body_must_contain: List[str] = None,
+    body_must_not_contain: List[str] = None,
     secrets: Secrets = None,
 ) -> int:
     """Send one request and return its HTTP status code (redirects not followed).
 
     Any status is a result, 500 included, so a tolerance can judge it; no
     answer at all (refused, reset, timed out) fails the probe with the reason.
+    With `body_must_contain` / `body_must_not_contain` (a string or a list),
+    a 2xx/3xx answer whose body breaks them fails the probe too, quoting the
+    body: a degraded page behind a 200 is not a healthy answer.
     """
     status, _ = _one_request(
-        "http_status", url, method, headers, body, timeout_s, verify_tls
+        "http_status",
+        url,
+        method,
+        headers,
+        body,
+        timeout_s,
+        verify_tls,
+        body_must_contain,
+        body_must_not_contain,
     )
     return status
 
@@ -286,13 +313,24 @@ def _one_request(
     body: object,
     timeout_s: object,
     verify_tls: object,
+    must_contain: object = None,
+    must_not_contain: object = None,
 ) -> tuple[int, float]:
     try:
         request = request_spec(url, method, headers, body, timeout_s, verify_tls)
+        rule = body_rule(must_contain, must_not_contain)
     except ValueError as exc:
         hidden = _credentials(url, headers)
         raise ActivityFailed(f"{probe}: {clean(str(exc), hidden)}") from None
-    status, error, detail, latency_ms = run_in_private_loop(lambda: send_once(request))
+    status, error, detail, latency_ms = run_in_private_loop(
+        lambda: send_once(request, rule)
+    )
+    if error == "body":
+        hidden = _credentials(url, headers)
+        raise ActivityFailed(
+            f"{probe}: {request.method} {redact_url(request.url)} answered "
+            f"{clean(detail, hidden)}; the service answers but degraded"
+        )
     if status is None:
         hidden = _credentials(url, headers)
         raise ActivityFailed(

@@ -28,7 +28,9 @@ __all__ = [
     "latency_summary",
     "most_frequent_status",
     "percentile",
+    "send_lag_warning",
     "summarize",
+    "sustainable_rate",
 ]
 
 # Percentiles reported by measure_endpoint, flat copies become ``p50_ms``...
@@ -43,17 +45,27 @@ ERROR_KINDS: tuple[str, ...] = (
     "protocol",
     "tls",
     "overflow",
+    "body",
     "other",
 )
+
+# Above this p99 send lag the sampler, not only the server, shapes the
+# latency figures: a sender on time leaves within about a millisecond
+# (an epoll wake-up), so 10 ms is a lag no caller would add.
+SEND_LAG_WARNING_MS = 10.0
+# The rate estimate keeps the sampler's thread at most half busy, leaving
+# room for answers that bunch up and for whatever else shares the machine.
+_SAMPLER_BUSY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class Outcome:
     """One request: when it was due, when it left, and how it ended.
 
-    ``status`` is the HTTP status when a response arrived, else ``error``
-    names one of ERROR_KINDS. ``sent_offset_s`` is None for requests that
-    never left (overflow).
+    ``status`` is the HTTP status when a response arrived; ``error`` names
+    one of ERROR_KINDS when the request failed without a status, or, as
+    "body", when a response with an ok status broke a body check.
+    ``sent_offset_s`` is None for requests that never left (overflow).
     """
 
     offset_s: float
@@ -116,6 +128,7 @@ def summarize(
     rate_per_s: float,
     duration_s: float,
     elapsed_s: float,
+    sampler_busy_s: float | None = None,
 ) -> dict:
     """The JSON-friendly measurement figures for a list of outcomes.
 
@@ -128,13 +141,16 @@ def summarize(
     for o in outcomes:
         if o.error is not None:
             errors[o.error] = errors.get(o.error, 0) + 1
-    ok = sum(count for code, count in statuses.items() if is_ok(code, ok_statuses))
+    ok = sum(1 for o in outcomes if o.error is None and is_ok(o.status, ok_statuses))
     latency = latency_summary(o.latency_ms for o in outcomes)
     lag = latency_summary(
         (o.sent_offset_s - o.offset_s) * 1000.0
         for o in outcomes
         if o.sent_offset_s is not None
     )
+    achieved = achieved_rate(outcomes, rate_per_s)
+    sustainable = sustainable_rate(total, sampler_busy_s)
+    warning = send_lag_warning(lag["p99"], rate_per_s, sustainable)
     return {
         "total": total,
         "ok": ok,
@@ -146,14 +162,16 @@ def summarize(
         "latency_ms": latency,
         **{f"{key}_ms": value for key, value in latency.items()},
         "rate_per_s": float(rate_per_s),
-        "achieved_rate_per_s": achieved_rate(outcomes, rate_per_s),
+        "achieved_rate_per_s": achieved,
         "duration_s": float(duration_s),
         "elapsed_s": round(elapsed_s, 3),
         "send_lag_ms": {"p50": lag["p50"], "p99": lag["p99"], "max": lag["max"]},
+        "sustainable_rate_per_s": sustainable,
+        "warnings": [warning] if warning else [],
         "samples": [
             [
                 round(o.offset_s, 3),
-                o.status if o.status is not None else o.error,
+                o.error if o.error is not None else o.status,
                 _round_ms(o.latency_ms),
             ]
             for o in outcomes
@@ -175,6 +193,41 @@ def achieved_rate(outcomes: Sequence[Outcome], rate_per_s: float) -> float:
     window_s = max(len(outcomes), 1) / rate_per_s
     window_s = max(window_s, max(sent) + 1.0 / rate_per_s)
     return round(len(sent) / window_s, 3)
+
+
+def sustainable_rate(total: int, sampler_busy_s: float | None) -> float:
+    """The request rate this sampler can keep on this machine, estimated.
+
+    `sampler_busy_s` is the time its send loop was not asleep waiting for
+    the next due time: its own work, the answers it handled and the time
+    the machine gave to others. The estimate is the rate at which that loop
+    would be half busy. 0.0 when unknown.
+    """
+    if not total or not sampler_busy_s or sampler_busy_s <= 0:
+        return 0.0
+    return round(_SAMPLER_BUSY_SHARE * total / sampler_busy_s, 1)
+
+
+def send_lag_warning(
+    lag_p99_ms: float, rate_per_s: float, sustainable_rate_per_s: float
+) -> str | None:
+    """A one-line warning when the sampler's own lag shapes the figures."""
+    if lag_p99_ms <= SEND_LAG_WARNING_MS:
+        return None
+    advice = (
+        "the sender had time to spare, so the lag came from stalls of the "
+        "machine (other processes, CPU limits); measure from a less busy one"
+    )
+    if 0 < sustainable_rate_per_s < rate_per_s:
+        advice = (
+            f"this machine sustains about {sustainable_rate_per_s:g} req/s; "
+            f"lower rate_per_s to that or split the load over several probes"
+        )
+    return (
+        f"the sampler fell behind its schedule (send lag p99 {lag_p99_ms:g} ms > "
+        f"{SEND_LAG_WARNING_MS:g} ms at {rate_per_s:g} req/s), so the latency "
+        f"figures include its own lag; {advice}"
+    )
 
 
 def _round_ms(value: float) -> float:

@@ -11,11 +11,14 @@ import argparse
 
 from chaoslitmus.lab.options import (
     APPMESH_APIS,
+    APPMESH_DISCOVERIES,
     DEFAULT_REVIEWS_PORT,
     GATEWAY_API_CHANNELS,
     GATEWAY_API_IMPLEMENTATIONS,
     HOST_PREDICATES,
+    ISTIO_BALANCERS,
     MESHES,
+    RATINGS_ERROR_ANSWERS,
     LabOptions,
 )
 
@@ -85,7 +88,49 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.retry_host_predicate,
         help="whether a retry avoids the hosts this request already tried",
     )
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, metavar="N")
+    parser.add_argument(
+        "--appmesh-discovery",
+        choices=APPMESH_DISCOVERIES,
+        default=_DEFAULTS.appmesh_discovery,
+        help="endpoints: every ratings pod is a host of the caller's Envoy; dns: "
+        "one host (a ClusterIP), kube-proxy picks a pod per new connection, so a "
+        "retry may land on the slow pod again (default: endpoints)",
+    )
+    parser.add_argument(
+        "--istio-lb",
+        choices=ISTIO_BALANCERS,
+        default=_DEFAULTS.istio_lb,
+        help="Istio's load balancer (default: least-request, Istio's own default)",
+    )
+    parser.add_argument(
+        "--reviews-on-ratings-error",
+        choices=RATINGS_ERROR_ANSWERS,
+        default=_DEFAULTS.reviews_on_ratings_error,
+        help="500 (the story's build) or degraded: 200 with an error entry in "
+        "place of the stars, as upstream BookInfo reviews-v3 (default: 500)",
+    )
+    parser.add_argument(
+        "--netem-connection-setup",
+        action="store_true",
+        help="a latency fault also delays the set-up of new connections to and "
+        "from the pod (SYN, SYN-ACK), as real netem does, before Envoy's "
+        "per-try timer starts; off by default so the story's figures hold",
+    )
+    parser.add_argument(
+        "--max-requests-per-connection",
+        type=int,
+        default=_DEFAULTS.max_requests_per_connection,
+        metavar="N",
+        help="the caller's Envoy closes an upstream connection after N requests "
+        "(0: never, Envoy's default; 1: no keep-alive, every try connects anew)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=_DEFAULTS.seed,
+        metavar="N",
+        help="seeds every random choice of the lab (targets, balancing, jitter)",
+    )
     parser.add_argument(
         "--kubeconfig",
         default=None,

@@ -50,6 +50,11 @@ def _options(args: argparse.Namespace) -> LabOptions:
         litmus_startup_s=args.litmus_startup_s,
         pod_start_s=args.pod_start_s,
         retry_host_predicate=args.retry_host_predicate,
+        appmesh_discovery=args.appmesh_discovery,
+        istio_lb=args.istio_lb,
+        reviews_on_ratings_error=args.reviews_on_ratings_error,
+        netem_connection_setup=args.netem_connection_setup,
+        max_requests_per_connection=args.max_requests_per_connection,
         seed=args.seed,
         kubeconfig=args.kubeconfig,
         gateway_api_channel=args.gateway_api_channel,
@@ -160,6 +165,7 @@ def _up(lab: Lab) -> int:
     lines = [
         f"# chaoslitmus lab: {mesh}, {options.ratings_replicas} ratings replicas, "
         f"ready in {lab.ready_s or 0:.2f}s",
+        f"# {options.data_plane_model()} (seed {options.seed})",
         f"# kubeconfig: {lab.kubeconfig}",
     ]
     if lab.port_note:

@@ -12,6 +12,10 @@ variable                        value in the lab
 ``REVIEWS_URL``                 ``http://127.0.0.1:8080/reviews/0`` (or the
                                 free port used when 8080 is taken)
 ``REVIEWS_TIMEOUT_MS``          how long reviews waits for ratings (2500)
+``REVIEWS_DEGRADED_MARKER``     the text of reviews' degraded answer when the
+                                lab runs ``--reviews-on-ratings-error
+                                degraded``; not exported otherwise
+``RATINGS_REPLICAS``            how many ratings pods the lab runs (2)
 ``CHAOSLITMUS_NAMESPACE``       ``bookinfo``
 ``CHAOSLITMUS_MESH``            ``appmesh``, ``istio``, ``gateway-api`` or
                                 ``linkerd``
@@ -47,6 +51,8 @@ __all__ = [
     "EXPORTED",
     "KUBECONFIG",
     "KUBERNETES_CONTEXT",
+    "RATINGS_REPLICAS",
+    "REVIEWS_DEGRADED_MARKER",
     "REVIEWS_TIMEOUT_MS",
     "REVIEWS_URL",
     "with_no_proxy",
@@ -56,6 +62,8 @@ KUBECONFIG = "KUBECONFIG"
 KUBERNETES_CONTEXT = "KUBERNETES_CONTEXT"
 REVIEWS_URL = "REVIEWS_URL"
 REVIEWS_TIMEOUT_MS = "REVIEWS_TIMEOUT_MS"
+REVIEWS_DEGRADED_MARKER = "REVIEWS_DEGRADED_MARKER"
+RATINGS_REPLICAS = "RATINGS_REPLICAS"
 CHAOSLITMUS_NAMESPACE = "CHAOSLITMUS_NAMESPACE"
 CHAOSLITMUS_MESH = "CHAOSLITMUS_MESH"
 CHAOSLITMUS_MESH_API_VERSION = "CHAOSLITMUS_MESH_API_VERSION"
@@ -71,6 +79,7 @@ EXPORTED = (
     KUBERNETES_CONTEXT,
     REVIEWS_URL,
     REVIEWS_TIMEOUT_MS,
+    RATINGS_REPLICAS,
     CHAOSLITMUS_NAMESPACE,
     CHAOSLITMUS_MESH,
     CHAOSLITMUS_MESH_API_VERSION,

@@ -27,7 +27,7 @@ from chaoslitmus.lab.kube.schemas import default_crd_files
 from chaoslitmus.lab.kubeconfig_file import KubeconfigFile
 from chaoslitmus.lab.litmus.operator import litmus_controller
 from chaoslitmus.lab.mesh.dataplane import DataPlane
-from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions
+from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions, degraded_marker
 from chaoslitmus.lab.ports import reviews_socket
 from chaoslitmus.lab.reset import reset_world
 from chaoslitmus.lab.runner import ApiServerThread, kubeconfig_text, make_store
@@ -91,6 +91,7 @@ class Lab:
             raise
         self.ready_s = time.perf_counter() - began
         log.info("lab ready in %.2fs", self.ready_s)
+        log.info("%s", self.options.data_plane_model())
         return self
 
     def _start(self, sock: socket.socket) -> None:
@@ -185,11 +186,12 @@ class Lab:
         """The variables experiments read (see `chaoslitmus.lab.env`)."""
         server, _, kubeconfig = self._running()
         options = self.options
-        return {
+        exported = {
             lab_env.KUBECONFIG: str(kubeconfig),
             lab_env.KUBERNETES_CONTEXT: KUBE_CONTEXT,
             lab_env.REVIEWS_URL: self.reviews_url,
             lab_env.REVIEWS_TIMEOUT_MS: str(options.reviews_timeout_ms),
+            lab_env.RATINGS_REPLICAS: str(options.ratings_replicas),
             lab_env.CHAOSLITMUS_NAMESPACE: options.namespace,
             lab_env.CHAOSLITMUS_MESH: options.mesh,
             lab_env.CHAOSLITMUS_MESH_API_VERSION: options.mesh_api_version,
@@ -199,3 +201,7 @@ class Lab:
             lab_env.CHAOSLITMUS_RATINGS_URL: self.ratings_url,
             lab_env.CHAOSLITMUS_LAB_API: server.url,
         }
+        marker = degraded_marker(options)
+        if marker:  # experiments then judge reviews' bodies, not only statuses
+            exported[lab_env.REVIEWS_DEGRADED_MARKER] = marker
+        return exported

@@ -12,29 +12,44 @@ from typing import Literal
 
 __all__ = [
     "APPMESH_APIS",
+    "APPMESH_DISCOVERIES",
     "DEFAULT_NAMESPACE",
     "GATEWAY_API_CHANNELS",
     "GATEWAY_API_IMPLEMENTATIONS",
     "DEFAULT_REVIEWS_PORT",
     "HOST_PREDICATES",
+    "ISTIO_BALANCERS",
     "KUBE_CONTEXT",
     "LITMUS_VERSIONS",
     "MESHES",
+    "RATINGS_ERROR_ANSWERS",
+    "RATINGS_UNAVAILABLE",
     "AppMeshApi",
+    "AppMeshDiscovery",
     "Flavour",
     "GatewayApiChannel",
     "GatewayApiImplementation",
     "HostPredicate",
+    "IstioBalancer",
     "LabError",
     "LabOptions",
     "LitmusVersion",
     "Mesh",
+    "RatingsErrorAnswer",
+    "degraded_marker",
 ]
 
 Mesh = Literal["appmesh", "istio", "gateway-api", "linkerd"]
 AppMeshApi = Literal["v1beta2", "v1beta1"]
 LitmusVersion = Literal["3.x", "1.x"]
 HostPredicate = Literal["previous_hosts", "none"]
+# How the caller's Envoy sees ratings (docs/mesh-behaviour.md, "What the lab
+# models"): every pod as a host, or one DNS name behind kube-proxy.
+AppMeshDiscovery = Literal["endpoints", "dns"]
+IstioBalancer = Literal["least-request", "round-robin"]
+# What reviews answers when ratings fails: the story's 500, or upstream
+# BookInfo reviews-v3's 200 with an error entry in place of the stars.
+RatingsErrorAnswer = Literal["500", "degraded"]
 # Which control plane programs the proxy, and through which API version.
 Flavour = Literal[
     "appmesh-v1beta2", "appmesh-v1beta1", "istio", "gateway-api", "linkerd"
@@ -56,6 +71,20 @@ GATEWAY_API_IMPLEMENTATIONS: tuple[GatewayApiImplementation, ...] = (
 APPMESH_APIS: tuple[AppMeshApi, ...] = ("v1beta2", "v1beta1")
 LITMUS_VERSIONS: tuple[LitmusVersion, ...] = ("3.x", "1.x")
 HOST_PREDICATES: tuple[HostPredicate, ...] = ("previous_hosts", "none")
+APPMESH_DISCOVERIES: tuple[AppMeshDiscovery, ...] = ("endpoints", "dns")
+ISTIO_BALANCERS: tuple[IstioBalancer, ...] = ("least-request", "round-robin")
+RATINGS_ERROR_ANSWERS: tuple[RatingsErrorAnswer, ...] = ("500", "degraded")
+
+
+# Upstream BookInfo reviews-v3's rating entry when ratings fails.
+RATINGS_UNAVAILABLE = "Ratings service is currently unavailable"
+
+
+def degraded_marker(options: LabOptions) -> str:
+    """What a body-aware probe must not find: reviews' degraded answer, or ""."""
+    if options.reviews_on_ratings_error == "degraded":
+        return RATINGS_UNAVAILABLE
+    return ""
 
 
 class LabError(ValueError):
@@ -88,6 +117,11 @@ class LabOptions:
     reviews_port: int | None = None
     litmus_startup_s: float = 3.0
     retry_host_predicate: HostPredicate = "previous_hosts"
+    appmesh_discovery: AppMeshDiscovery = "endpoints"
+    istio_lb: IstioBalancer = "least-request"
+    reviews_on_ratings_error: RatingsErrorAnswer = "500"
+    netem_connection_setup: bool = False
+    max_requests_per_connection: int = 0
     seed: int = 0
     kubeconfig: str | None = None
     gateway_api_channel: GatewayApiChannel = "experimental"
@@ -107,6 +141,13 @@ class LabOptions:
                 self.gateway_api_implementation,
                 GATEWAY_API_IMPLEMENTATIONS,
             ),
+            ("App Mesh discovery", self.appmesh_discovery, APPMESH_DISCOVERIES),
+            ("Istio load balancer", self.istio_lb, ISTIO_BALANCERS),
+            (
+                "answer to a ratings error",
+                self.reviews_on_ratings_error,
+                RATINGS_ERROR_ANSWERS,
+            ),
         )
         for what, value, allowed in choices:
             if value not in allowed:
@@ -124,6 +165,10 @@ class LabOptions:
                 "the reviews port must be 0-65535",
             ),
             (bool(self.namespace), "the namespace must not be empty"),
+            (
+                0 <= self.max_requests_per_connection <= 1_000_000,
+                "max requests per connection must be 0 (unlimited) to 1000000",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -134,6 +179,41 @@ class LabOptions:
         if self.mesh in ("istio", "gateway-api", "linkerd"):
             return self.mesh
         return "appmesh-v1beta1" if self.appmesh_api == "v1beta1" else "appmesh-v1beta2"
+
+    @property
+    def discovery(self) -> AppMeshDiscovery:
+        """How the caller's Envoy sees ratings: Istio always sees endpoints."""
+        return self.appmesh_discovery if self.mesh == "appmesh" else "endpoints"
+
+    @property
+    def balancer(self) -> IstioBalancer:
+        """How Envoy picks among hosts: App Mesh programs round robin."""
+        return self.istio_lb if self.mesh == "istio" else "round-robin"
+
+    def data_plane_model(self) -> str:
+        """One line naming the data-plane model this lab runs (for `lab up`)."""
+        if self.discovery == "dns":
+            hosts = (
+                "DNS discovery: one upstream host (the ratings ClusterIP), "
+                "kube-proxy picks a random pod per new connection"
+            )
+        else:
+            hosts = "endpoint discovery: every ratings pod is an Envoy host"
+        pooling = (
+            "connections kept alive"
+            if self.max_requests_per_connection == 0
+            else f"{self.max_requests_per_connection} request(s) per connection"
+        )
+        setup = (
+            "delays responses, outbound calls and connection set-ups"
+            if self.netem_connection_setup
+            else "delays responses and outbound calls, not connection set-ups"
+        )
+        return (
+            f"data plane: {hosts}; {self.balancer} balancing; {pooling}; "
+            f"netem {setup}; "
+            f"reviews answers {self.reviews_on_ratings_error} when ratings fails"
+        )
 
     @property
     def mesh_api_version(self) -> str:

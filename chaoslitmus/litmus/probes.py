@@ -1,6 +1,6 @@
 """Chaos Toolkit probes for LitmusChaos: results, verdicts, engine state."""
 
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
@@ -17,6 +17,7 @@ from chaoslitmus.litmus.leftovers import (
 from chaoslitmus.litmus.preflight import check_crds
 from chaoslitmus.litmus.runs import get_object
 from chaoslitmus.litmus.status import engine_summary, result_summary
+from chaoslitmus.litmus.targets import headroom, targeted_pods
 from chaoslitmus.mesh.cluster import MESH_VERSIONS, resolve_adapter
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "engine_status",
     "experiment_installed",
     "no_fault_left",
+    "retry_headroom",
 ]
 
 
@@ -228,3 +230,29 @@ def _list(
         return None
     body = kube.resource(group, version, plural, namespace).list()
     return list(body.get("items") or [])
+
+
+def retry_headroom(
+    replicas: int,
+    pods_affected_perc: int = 0,
+    target_pods: List[str] = None,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Say whether a mesh retry can still reach a pod the fault leaves alone.
+
+    `replicas`: pods behind the service; `pods_affected_perc` and
+    `target_pods` as given to `inject_network_latency` (0: Litmus' default,
+    one pod; Litmus targets
+    max(1, floor(min(perc, 100) * replicas / 100)) pods, or the named ones).
+    Returns `replicas`, `targeted`, `untouched`, `retries_can_help` (false
+    when every replica is slow: no retry policy can hide the fault) and a
+    one-line `note`. Sends nothing to the cluster.
+    """
+    count = _args.whole(replicas, "replicas", 1, 10_000)
+    perc = 0  # Litmus: empty or 0 means one pod
+    if pods_affected_perc not in (None, ""):
+        perc = _args.whole(pods_affected_perc, "pods_affected_perc", 0, 100)
+    named = _args.text_list(target_pods, "target_pods")
+    if named:
+        return headroom(count, len(named))
+    return headroom(count, targeted_pods(count, perc))

@@ -68,6 +68,7 @@ class FaultyServer:
                 web.get("/delay/{ms}", self._delay),
                 web.get("/status/{code}", self._status),
                 web.get("/every/{n}/status/{code}", self._every),
+                web.get("/every/{n}/degraded", self._every_degraded),
                 web.get("/stall", self._stall),
                 web.post("/admin/stall", self._set_stall),
                 web.get("/reset", self._reset),
@@ -113,6 +114,15 @@ class FaultyServer:
         if self.every_counter % int(request.match_info["n"]) == 0:
             return web.Response(status=int(request.match_info["code"]), text="fault")
         return web.Response(text="ok")
+
+    async def _every_degraded(self, request: web.Request) -> web.Response:
+        # Like a BookInfo reviews that lost its ratings: still a 200.
+        self.every_counter += 1
+        if self.every_counter % int(request.match_info["n"]) == 0:
+            entry = {"error": "Ratings service is currently unavailable"}
+        else:
+            entry = {"stars": 5, "color": "red"}
+        return web.json_response({"reviews": [{"rating": entry}]})
 
     async def _stall(self, request: web.Request) -> web.Response:
         now = self.loop.time()

@@ -201,3 +201,98 @@ def test_works_when_called_from_inside_a_running_event_loop(fresh) -> None:
         return measure_endpoint(fresh.url("/ok"), duration_s=0.2, rate_per_s=10)
 
     assert asyncio.run(caller())["statuses"] == {"200": 2}
+
+
+UNAVAILABLE = "Ratings service is currently unavailable"
+
+
+def test_body_checks_turn_degraded_200s_into_body_errors(fresh) -> None:
+    blind = measure_endpoint(
+        fresh.url("/every/4/degraded"), duration_s=1, rate_per_s=20
+    )
+    assert blind["statuses"] == {"200": 20} and blind["error_rate"] == 0.0
+
+    fresh.reset_counters()
+    aware = measure_endpoint(
+        fresh.url("/every/4/degraded"),
+        duration_s=1,
+        rate_per_s=20,
+        body_must_not_contain=UNAVAILABLE,
+    )
+    assert aware["statuses"] == {"200": 20}  # the status is still reported
+    assert aware["errors"]["body"] == 5 and aware["error_rate"] == 0.25
+    assert aware["failed"] == 5 and aware["ok"] == 15
+    assert sum(s[1] == "body" for s in aware["samples"]) == 5
+    example = aware["error_examples"]["body"]
+    assert example.startswith("status 200, body holds") and UNAVAILABLE in example
+
+    fresh.reset_counters()
+    wanted = measure_endpoint(
+        fresh.url("/every/4/degraded"),
+        duration_s=0.5,
+        rate_per_s=20,
+        body_must_contain=["stars", "reviews"],
+    )
+    assert (
+        wanted["errors"]["body"] == 2
+        and "lacks 'stars'" in (wanted["error_examples"]["body"])
+    )
+
+
+def test_body_checks_leave_failed_statuses_as_they_are(fresh) -> None:
+    result = measure_endpoint(
+        fresh.url("/status/500"),
+        duration_s=0.2,
+        rate_per_s=10,
+        body_must_contain="never there",
+    )
+    assert result["statuses"] == {"500": 2} and result["errors"]["body"] == 0
+    assert result["error_rate"] == 1.0
+
+
+def test_empty_body_checks_check_nothing_and_bad_ones_are_refused(fresh) -> None:
+    result = measure_endpoint(
+        fresh.url("/every/2/degraded"),
+        duration_s=0.2,
+        rate_per_s=10,
+        body_must_not_contain="",
+    )
+    assert result["error_rate"] == 0.0
+    with pytest.raises(ActivityFailed, match="body_must_contain"):
+        measure_endpoint(fresh.url("/ok"), body_must_contain=5)
+    assert fresh.hits == 2
+
+
+def test_http_status_fails_on_a_degraded_body(fresh) -> None:
+    fresh.every_counter = 1  # the next answer is the degraded one
+    with pytest.raises(ActivityFailed) as degraded:
+        http_status(fresh.url("/every/2/degraded"), body_must_not_contain=UNAVAILABLE)
+    message = str(degraded.value)
+    assert "status 200" in message and UNAVAILABLE in message and "\n" not in message
+    assert http_status(fresh.url("/every/2/degraded"), body_must_contain="stars") == 200
+
+
+def test_latency_runs_from_the_due_time_and_includes_the_send_lag(fresh) -> None:
+    from chaoslitmus.http._client import run_in_private_loop, sample
+    from chaoslitmus.http._plan import plan_measurement
+    from chaoslitmus.http._schedule import arrival_offsets
+
+    plan = plan_measurement(fresh.url("/delay/20"), duration_s=0.5, rate_per_s=400)
+    offsets = arrival_offsets(plan.rate_per_s, plan.duration_s)
+    sampled = run_in_private_loop(lambda: sample(plan, offsets))
+    assert len(sampled.outcomes) == 200 and sampled.sampler_busy_s > 0
+    for o in sampled.outcomes:
+        lag_ms = max(0.0, (o.sent_offset_s - o.offset_s) * 1000.0)
+        # What callers see: the time spent before leaving plus the answer.
+        assert o.latency_ms >= lag_ms + 19.0
+
+
+def test_send_lag_is_reported_with_its_percentiles(fresh) -> None:
+    result = measure_endpoint(fresh.url("/ok"), duration_s=0.5, rate_per_s=40)
+    lag = result["send_lag_ms"]
+    assert set(lag) == {"p50", "p99", "max"}
+    # Requests may leave up to 1 ms early (an epoll wake-up is rounded up).
+    assert -1.5 <= lag["p50"] <= lag["p99"] <= lag["max"]
+    assert result["sustainable_rate_per_s"] > 0
+    if lag["p99"] <= 10.0:
+        assert result["warnings"] == []

@@ -151,3 +151,31 @@ def test_achieved_rate_drops_when_the_sender_falls_behind() -> None:
         Outcome(i / 10, None, None, "overflow", 1.0) for i in range(2, 10)
     ]
     assert achieved_rate(dropped, 10) == pytest.approx(2.0)
+
+
+def test_a_lagging_sampler_warns_and_names_the_rate_it_sustains() -> None:
+    from chaoslitmus.http.stats import send_lag_warning, sustainable_rate
+
+    # 3000 requests, the send loop busy 4 s: half busy at 375 req/s.
+    assert sustainable_rate(3000, 4.0) == 375.0
+    assert sustainable_rate(0, 1.0) == 0.0 and sustainable_rate(10, None) == 0.0
+    assert send_lag_warning(3.0, 3000, 375.0) is None
+    warning = send_lag_warning(63.8, 3000, 375.0)
+    assert "63.8 ms" in warning and "375 req/s" in warning and "\n" not in warning
+    # A sender with time to spare: the machine stalled it, no rate to name.
+    spare = send_lag_warning(40.0, 100, 5000.0)
+    assert "stalls of the machine" in spare and "req/s;" not in spare
+
+
+def test_body_errors_keep_their_status_but_are_not_ok() -> None:
+    outcomes = [
+        Outcome(0.0, 0.0, 200, None, 5.0),
+        Outcome(0.1, 0.1, 200, "body", 5.0),
+    ]
+    result = summarize(
+        outcomes, ok_statuses=None, rate_per_s=10, duration_s=0.2, elapsed_s=0.2
+    )
+    assert result["statuses"] == {"200": 2} and result["errors"]["body"] == 1
+    assert result["ok"] == 1 and result["error_rate"] == 0.5
+    assert [s[1] for s in result["samples"]] == [200, "body"]
+    assert result["warnings"] == [] and result["sustainable_rate_per_s"] == 0.0

@@ -2,9 +2,13 @@
 
 `ratings` answers `GET /ratings/{id}` like BookInfo's ratings-v1; `reviews`
 answers `GET /reviews/{id}` by calling ratings through the mesh proxy and,
-like the story's reviews-v3, gives up after `timeout_ms` and answers 500.
-A latency fault (Litmus pod-network-latency: netem on the pod's egress)
-delays every response the faulted pod sends by latency +/- jitter.
+like the story's reviews-v3, gives up after `timeout_ms` and answers 500
+(or, `on_ratings_error="degraded"`, 200 with an error entry in place of the
+stars, as upstream BookInfo's reviews-v3 does). A latency fault (Litmus
+pod-network-latency: netem on the pod's egress, `mesh/netem.py`) delays
+every response the faulted pod sends to a peer its destinations reach by
+latency +/- jitter; the mesh proxy delays the rest of the pod's egress
+(connection set-up, outbound calls).
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-__all__ = ["LatencyFaults", "ratings_app", "reviews_app"]
+from chaoslitmus.lab import options
+from chaoslitmus.lab.mesh.netem import (
+    PEER_HEADER,
+    Destinations,
+    Peer,
+    sample_delay_ms,
+)
+
+__all__ = ["PEER_HEADER", "LatencyFaults", "peer_of", "ratings_app", "reviews_app"]
 
 RATINGS = {"Reviewer1": 5, "Reviewer2": 4}
 REVIEWS = (
@@ -27,6 +39,8 @@ REVIEWS = (
     ("Reviewer2", "Clever writing, though the middle act drags a little."),
 )
 POD_HEADER = "x-lab-pod"
+# Upstream BookInfo reviews-v3's rating entry when ratings fails.
+RATINGS_UNAVAILABLE = {"error": options.RATINGS_UNAVAILABLE}
 # At module level: aiohttp's AppKey looks for a module frame when created,
 # and a data plane thread has none.
 SESSION_KEY = web.AppKey("session", aiohttp.ClientSession)
@@ -38,6 +52,7 @@ class _Fault:
     pods: frozenset[str]
     latency_ms: int
     jitter_ms: int
+    destinations: Destinations = Destinations()
 
 
 class LatencyFaults:
@@ -59,8 +74,15 @@ class LatencyFaults:
         pods: Iterable[str],
         latency_ms: int,
         jitter_ms: int,
+        destinations: Destinations | None = None,
     ) -> None:
-        fault = _Fault(namespace, frozenset(pods), int(latency_ms), int(jitter_ms))
+        fault = _Fault(
+            namespace,
+            frozenset(pods),
+            int(latency_ms),
+            int(jitter_ms),
+            destinations or Destinations(),
+        )
         with self._lock:
             self._faults[fault_id] = fault
 
@@ -69,17 +91,21 @@ class LatencyFaults:
         with self._lock:
             return self._faults.pop(fault_id, None) is not None
 
-    def delay_ms(self, namespace: str, pod: str) -> float:
-        """A sampled delay for one response of this pod (0 without a fault).
+    def delay_ms(self, namespace: str, pod: str, peer: Peer | None = None) -> float:
+        """A sampled delay for one packet this pod sends to `peer` (0 without
+        a fault; None: a client outside the cluster).
 
         Several faults on one pod do not add up (one netem qdisc per
         interface): the largest sampled delay wins.
         """
+        to = peer or Peer.outside()
         with self._lock:
             delays = [
-                max(0.0, f.latency_ms + self._rng.uniform(-f.jitter_ms, f.jitter_ms))
+                sample_delay_ms(f.latency_ms, f.jitter_ms, self._rng)
                 for f in self._faults.values()
-                if f.namespace == namespace and pod in f.pods
+                if f.namespace == namespace
+                and pod in f.pods
+                and f.destinations.reach(to)
             ]
         return max(delays, default=0.0)
 
@@ -92,15 +118,25 @@ class LatencyFaults:
                     "pods": sorted(f.pods),
                     "latency_ms": f.latency_ms,
                     "jitter_ms": f.jitter_ms,
+                    "destination_hosts": sorted(f.destinations.hosts),
+                    "destination_ips": list(f.destinations.ips),
                 }
                 for fault_id, f in self._faults.items()
             }
 
 
-async def _egress_delay(faults: LatencyFaults, namespace: str, pod: str) -> None:
-    delay = faults.delay_ms(namespace, pod)
+async def _egress_delay(
+    faults: LatencyFaults, namespace: str, pod: str, peer: Peer | None = None
+) -> None:
+    delay = faults.delay_ms(namespace, pod, peer)
     if delay > 0:
         await asyncio.sleep(delay / 1000.0)
+
+
+def peer_of(request: web.Request, namespace: str) -> Peer | None:
+    """The calling pod named by the mesh's PEER_HEADER; None: from outside."""
+    app, _, name = request.headers.get(PEER_HEADER, "").partition("/")
+    return Peer.pod(name, app, namespace) if name else None
 
 
 def _product_id(request: web.Request) -> int | None:
@@ -118,7 +154,7 @@ def ratings_app(
     async def ratings(request: web.Request) -> web.Response:
         served[pod] += 1
         product = _product_id(request)
-        await _egress_delay(faults, namespace, pod)
+        await _egress_delay(faults, namespace, pod, peer_of(request, namespace))
         headers = {POD_HEADER: pod}
         if product is None:
             return web.json_response(
@@ -141,8 +177,10 @@ def reviews_app(
     faults: LatencyFaults,
     ratings_base_url: str,
     timeout_ms: float,
+    on_ratings_error: str = "500",
 ) -> web.Application:
-    """reviews-v3: ratings through the mesh proxy, 500 when they fail or are late.
+    """reviews-v3: ratings through the mesh proxy, 500 when they fail or are late
+    (`on_ratings_error="degraded"`: 200 with an error entry for the stars).
 
     `pod()` names the reviews pod now (it changes if the pod is replaced).
     """
@@ -182,6 +220,10 @@ def reviews_app(
             )
         ratings, problem = await fetch_ratings(request.app[SESSION_KEY], product)
         await _egress_delay(faults, namespace, name)
+        if ratings is None and on_ratings_error == "degraded":
+            return web.json_response(
+                _reviews_body(product, name, None), headers=headers
+            )
         if ratings is None:
             return web.json_response(
                 {"id": str(product), "podname": name, "error": problem},
@@ -189,21 +231,29 @@ def reviews_app(
                 headers=headers,
             )
         stars = ratings.get("ratings") or {}
-        body = {
-            "id": str(product),
-            "podname": name,
-            "reviews": [
-                {
-                    "reviewer": reviewer,
-                    "text": text,
-                    "rating": {"stars": stars.get(reviewer), "color": "red"},
-                }
-                for reviewer, text in REVIEWS
-            ],
-        }
-        return web.json_response(body, headers=headers)
+        return web.json_response(_reviews_body(product, name, stars), headers=headers)
 
     app = web.Application()
     app.cleanup_ctx.append(session_context)
     app.router.add_get("/reviews/{id}", reviews)
     return app
+
+
+def _reviews_body(product: int, pod: str, stars: dict | None) -> dict:
+    """reviews-v3's answer; without stars every rating is the error entry."""
+    return {
+        "id": str(product),
+        "podname": pod,
+        "reviews": [
+            {
+                "reviewer": reviewer,
+                "text": text,
+                "rating": (
+                    dict(RATINGS_UNAVAILABLE)
+                    if stars is None
+                    else {"stars": stars.get(reviewer), "color": "red"}
+                ),
+            }
+            for reviewer, text in REVIEWS
+        ],
+    }

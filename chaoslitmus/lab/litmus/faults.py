@@ -30,8 +30,11 @@ class FaultSink(Protocol):
         pod_names: list[str],
         latency_ms: int,
         jitter_ms: int,
+        destination_hosts: str = "",
+        destination_ips: str = "",
     ) -> None:
-        """Delay the responses of these pods until `stop(fault_id)`."""
+        """Delay what these pods send (to those destinations, empty: to every
+        peer) until `stop(fault_id)`."""
 
     def stop(self, fault_id: str) -> None:
         """End the fault; must be idempotent (stop and revert may both call it)."""
@@ -54,6 +57,8 @@ class RecordingFaultSink:
         pod_names: list[str],
         latency_ms: int,
         jitter_ms: int,
+        destination_hosts: str = "",
+        destination_ips: str = "",
     ) -> None:
         self._record(
             "start_latency",
@@ -62,6 +67,8 @@ class RecordingFaultSink:
             pod_names=list(pod_names),
             latency_ms=latency_ms,
             jitter_ms=jitter_ms,
+            destination_hosts=destination_hosts,
+            destination_ips=destination_ips,
         )
 
     def stop(self, fault_id: str) -> None:

@@ -564,8 +564,17 @@ class LitmusOperator:
         fault_id = f"{run.namespace}/{job_name}"
         self.record.update_result_targets(run, targets, "pod", "targeted")
         run.fault_id = fault_id
+        # DESTINATION_* only when set, so sinks that predate them still work.
+        peers = [env.get("DESTINATION_HOSTS", ""), env.get("DESTINATION_IPS", "")]
+        peers = peers if any(p.strip() for p in peers) else []
         self._sink(
-            "start_latency", fault_id, spec.namespace, list(targets), latency, jitter
+            "start_latency",
+            fault_id,
+            spec.namespace,
+            list(targets),
+            latency,
+            jitter,
+            *peers,
         )
         self.record.update_result_targets(run, targets, "pod", "injected")
         steplog.injected(self.store, run.namespace, job_name, kind, targets, duration)

@@ -31,8 +31,10 @@ from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_app
 from chaoslitmus.lab.mesh.accesslog import access_logging
 from chaoslitmus.lab.mesh.envoy import RouteTable
+from chaoslitmus.lab.mesh.netem import destinations
 from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
 from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
+from chaoslitmus.lab.mesh.upstreams import Upstreams
 from chaoslitmus.lab.options import LabOptions
 from chaoslitmus.lab.ports import bind_loopback
 
@@ -72,7 +74,17 @@ class DataPlane:
         self.pod_logs = pod_logs
         rng = random.Random(self.options.seed)
         self.faults = LatencyFaults(random.Random(rng.getrandbits(64)))
-        self.proxy = MeshProxy(random.Random(rng.getrandbits(64)))
+        upstreams = Upstreams(
+            random.Random(rng.getrandbits(64)),
+            discovery=self.options.discovery,
+            balancer=self.options.balancer,
+            namespace=self.options.namespace,
+            caller=lambda: (world.REVIEWS_APP, self._reviews_pod),
+            delay_ms=self.faults.delay_ms,
+            delay_connection_setup=self.options.netem_connection_setup,
+            max_requests_per_connection=self.options.max_requests_per_connection,
+        )
+        self.proxy = MeshProxy(random.Random(rng.getrandbits(64)), upstreams=upstreams)
         self.served: Counter[str] = Counter()
         self.loop = asyncio.new_event_loop()
         self._reviews_socket = reviews_socket
@@ -163,6 +175,11 @@ class DataPlane:
         with self._state:
             return dict(self._ports)
 
+    @property
+    def reviews_pod(self) -> str:
+        """The reviews pod the data plane serves as now ("" before the first push)."""
+        return self._reviews_pod
+
     def route_table(self) -> RouteTable:
         with self._state:
             return self._table
@@ -190,15 +207,21 @@ class DataPlane:
         pod_names: list[str],
         latency_ms: int,
         jitter_ms: int,
+        destination_hosts: str = "",
+        destination_ips: str = "",
     ) -> None:
-        """Delay every response of these pods by latency +/- jitter (uniform)."""
-        self.faults.start(fault_id, namespace, pod_names, latency_ms, jitter_ms)
+        """Delay what these pods send by latency +/- jitter (uniform): their
+        responses, connection set-ups and outbound calls, to every peer or
+        only to the DESTINATION_HOSTS / DESTINATION_IPS given."""
+        to = destinations(destination_hosts, destination_ips)
+        self.faults.start(fault_id, namespace, pod_names, latency_ms, jitter_ms, to)
         log.info(
-            "data plane: responses of %s/%s now delayed %d±%d ms",
+            "data plane: egress of %s/%s now delayed %d±%d ms (to %s)",
             namespace,
             ",".join(pod_names),
             latency_ms,
             jitter_ms,
+            "every peer" if to.everyone else ",".join([*sorted(to.hosts), *to.ips]),
         )
 
     def stop(self, fault_id: str) -> None:
@@ -237,6 +260,7 @@ class DataPlane:
             self.faults,
             self.proxy_url,
             self.options.reviews_timeout_ms,
+            self.options.reviews_on_ratings_error,
         )
         await self._serve(reviews, self._reviews_socket, lambda: self._reviews_pod)
         self._consumer = asyncio.ensure_future(self._consume())

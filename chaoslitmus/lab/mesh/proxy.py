@@ -2,7 +2,8 @@
 
 A real HTTP proxy on 127.0.0.1. Each request takes the first matching route,
 a weighted cluster for its first try (retries stay in that cluster), then
-tries hosts round-robin with the route's per-try timeout, retrying only the
+tries hosts (discovery, balancing, pooled connections and netem delays from
+`upstreams.py`) with the route's per-try timeout, retrying only the
 outcomes the route's `retry_on` names, with full-jitter back-off, all under
 the route timeout (expiry: 504). Every decision comes from `envoy.py`; this
 module only does the I/O. If the caller goes away, the request is abandoned
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from chaoslitmus.lab.mesh.discovery import Connection
 from chaoslitmus.lab.mesh.envoy import (
     Cluster,
     Outcome,
@@ -36,9 +38,10 @@ from chaoslitmus.lab.mesh.envoy import (
     choose_cluster,
     endpoints,
     final_reply,
-    pick_host,
     should_retry,
 )
+from chaoslitmus.lab.mesh.netem import PEER_HEADER
+from chaoslitmus.lab.mesh.upstreams import Upstreams
 
 __all__ = ["Host", "MeshProxy"]
 
@@ -66,13 +69,18 @@ class MeshProxy:
     Runs on one event loop; `configure` must be called on that loop.
     """
 
-    def __init__(self, rng: random.Random, upstream_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        upstream_host: str = "127.0.0.1",
+        upstreams: Upstreams | None = None,
+    ) -> None:
         self.rng = rng
         self.upstream_host = upstream_host
         self.table = RouteTable()
         self.hosts: dict[str, Host] = {}
         self.stats: Counter[str] = Counter()
-        self._rr: dict[str, int] = {}
+        self.upstreams = upstreams or Upstreams(random.Random(rng.getrandbits(64)))
         self._session: aiohttp.ClientSession | None = None
 
     def configure(self, table: RouteTable, hosts: Mapping[str, Host]) -> None:
@@ -133,29 +141,26 @@ class MeshProxy:
     ) -> _Answer:
         policy = route.retry
         retries = 0
+        tried_hosts: list[str] = []
         while True:
-            hosts = endpoints(
+            pods = endpoints(
                 cluster, {name: h.labels for name, h in self.hosts.items()}
             )
-            if not hosts:
+            host = self.upstreams.pick(
+                cluster.name,
+                pods,
+                tried_hosts,
+                policy.previous_hosts and retries > 0,
+                policy.host_selection_max_attempts,
+                random_choice=policy.endpoint_choice == "random",
+            )
+            if host is None:
                 self.stats["no_healthy_upstream"] += 1
                 return _Answer(503, b"no healthy upstream", "text/plain")
-            if policy.endpoint_choice == "random":
-                host = self.rng.choice(hosts)
-            else:
-                host, self._rr[cluster.name] = pick_host(
-                    hosts,
-                    self._rr.get(cluster.name, 0),
-                    tried,
-                    policy.previous_hosts and retries > 0,
-                    policy.host_selection_max_attempts,
-                )
-            if host in tried:
-                self.stats["retries_to_a_tried_host"] += 1
-            tried.append(host)
+            tried_hosts.append(host)
             last = policy.last_try_unbounded and retries >= policy.num_retries
             per_try = None if last else policy.per_try_timeout_ms
-            outcome, answer = await self._try(host, request, body, per_try, len(tried))
+            outcome, answer = await self._try(host, pods, request, body, per_try, tried)
             if retries < policy.num_retries and should_retry(outcome, policy):
                 retries += 1
                 self.stats["retries"] += 1
@@ -167,6 +172,35 @@ class MeshProxy:
             return _Answer(status, text.encode(), "text/plain")
 
     async def _try(
+        self,
+        envoy_host: str,
+        pods: list[str],
+        request: web.Request,
+        body: bytes,
+        per_try_timeout_ms: float | None,
+        tried: list[str],
+    ) -> tuple[Outcome, _Answer | None]:
+        upstreams = self.upstreams
+        upstreams.active[envoy_host] += 1
+        try:
+            connection, set_up_ms = upstreams.connection(envoy_host, pods)
+            if set_up_ms > 0:  # before the per-try timer: Envoy's onPoolReady
+                self.stats["slow_connection_set_ups"] += 1
+                await _set_up(connection, set_up_ms, upstreams)
+            pod = connection.pod
+            if pod in tried:
+                self.stats["retries_to_a_tried_host"] += 1
+            tried.append(pod)
+            outcome, answer = await self._send(
+                pod, request, body, per_try_timeout_ms, len(tried)
+            )
+        finally:
+            upstreams.active[envoy_host] -= 1
+        if outcome.kind is OutcomeKind.RESPONSE:
+            upstreams.pool.release(connection)  # else reset: never reused
+        return outcome, answer
+
+    async def _send(
         self,
         pod: str,
         request: web.Request,
@@ -184,7 +218,16 @@ class MeshProxy:
             k: request.headers[k] for k in _FORWARDED_HEADERS if k in request.headers
         }
         headers["x-envoy-attempt-count"] = str(attempt)
-        fetch = self._fetch(request.method, url, headers, body)
+        app, caller = self.upstreams.caller()
+        if caller:
+            headers[PEER_HEADER] = f"{app}/{caller}"
+        fetch = self._fetch(
+            request.method,
+            url,
+            headers,
+            body,
+            self.upstreams.outbound_ms(pod) / 1000.0,
+        )
         try:
             if per_try_timeout_ms is None:
                 answer = await fetch
@@ -202,9 +245,16 @@ class MeshProxy:
         return Outcome.response(answer.status), answer
 
     async def _fetch(
-        self, method: str, url: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        outbound_delay_s: float = 0.0,
     ) -> _Answer:
         assert self._session is not None
+        if outbound_delay_s > 0:  # the caller's own netem: inside the per-try timer
+            await asyncio.sleep(outbound_delay_s)
         async with self._session.request(
             method,
             url,
@@ -215,6 +265,17 @@ class MeshProxy:
         ) as response:
             data = await response.read()
             return _Answer(response.status, data, response.content_type)
+
+
+async def _set_up(connection: Connection, ms: float, upstreams: Upstreams) -> None:
+    """Wait for a slow connection; if the request goes away meanwhile, the
+    connection still completes and joins the pool (discovery.py)."""
+    ready = asyncio.ensure_future(asyncio.sleep(ms / 1000.0))
+    try:
+        await asyncio.shield(ready)
+    except asyncio.CancelledError:
+        ready.add_done_callback(lambda _: upstreams.pool.release(connection, 0))
+        raise
 
 
 def _reply(
