@@ -61,6 +61,7 @@ __all__ = [
     "KubeError",
     "MAYBE_APPLIED",
     "SYNCED",
+    "HEARTBEAT",
     "Stopper",
     "Watched",
     "api_error",
@@ -77,6 +78,7 @@ REQUEST_TIMEOUT_S = (10, 60)
 WATCH_WINDOW_S = 60
 # Event type `follow` yields once a listing has been replayed.
 SYNCED = "SYNCED"
+HEARTBEAT = "HEARTBEAT"
 
 CRD_HINTS = {
     "litmuschaos.io": "install Litmus (the chaos-operator and its CRDs): "
@@ -743,12 +745,15 @@ def _lines(response: Any, stop: Stopper | None) -> Iterator[str]:
 def follow_many(
     streams: dict[str, Callable[[Stopper], Iterator[tuple[str, dict]]]],
     deadline: float,
+    heartbeat_s: float | None = None,
 ) -> Iterator[Watched]:
     """Merge several :func:`follow` streams into one, each in its own thread.
 
     ``streams`` maps a label to a function that takes a stop event and returns
     an iterator (usually a :func:`follow` call). Ends at ``deadline``; errors
-    raised in a stream are re-raised here.
+    raised in a stream are re-raised here. With ``heartbeat_s``, a quiet spell
+    that long yields ``Watched("heartbeat", HEARTBEAT, {})`` so a waiting
+    caller can say how it is doing.
     """
     inbox: queue.Queue = queue.Queue()
     stop = Stopper()
@@ -777,9 +782,13 @@ def follow_many(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
+            wait = remaining if heartbeat_s is None else min(remaining, heartbeat_s)
             try:
-                item = inbox.get(timeout=remaining)
+                item = inbox.get(timeout=wait)
             except queue.Empty:
+                if wait < remaining:
+                    yield Watched("heartbeat", HEARTBEAT, {})
+                    continue
                 return
             if item is done:
                 running -= 1

@@ -80,6 +80,21 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="seconds Litmus' runner and experiment pods take to start",
     )
     parser.add_argument(
+        "--litmus-inject-delay-s",
+        type=float,
+        default=_DEFAULTS.litmus_inject_delay_s,
+        metavar="S",
+        help="seconds from the ChaosResult's Running to the fault being on "
+        "(Litmus' helper pod start-up)",
+    )
+    parser.add_argument(
+        "--mesh-propagation-ms",
+        type=int,
+        default=_DEFAULTS.mesh_propagation_ms,
+        metavar="MS",
+        help="milliseconds before a changed route reaches the callers' proxy",
+    )
+    parser.add_argument(
         "--retry-host-predicate",
         choices=HOST_PREDICATES,
         default=_DEFAULTS.retry_host_predicate,
@@ -123,6 +138,8 @@ def _options(args: argparse.Namespace) -> LabOptions:
         reviews_timeout_ms=args.reviews_timeout_ms,
         reviews_port=args.reviews_port,
         litmus_startup_s=args.litmus_startup_s,
+        litmus_inject_delay_s=args.litmus_inject_delay_s,
+        mesh_propagation_ms=args.mesh_propagation_ms,
         retry_host_predicate=args.retry_host_predicate,
         seed=args.seed,
         kubeconfig=args.kubeconfig,

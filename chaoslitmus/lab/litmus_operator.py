@@ -30,6 +30,10 @@ Choices where the lab cannot or does not copy Litmus exactly:
   and a `ChaosResourcesOperationFailed` event, after which the engine is
   `stopped`.
 * Target selection happens before RAMP_TIME, as in litmus-go 3.28.
+* After RAMP_TIME the helper pod "starts" for `inject_delay_s` before the
+  fault is on; then, like litmus-go's helper, the result gets the annotation
+  `pod/<target>=injected` (and `reverted` at the end) and the engine a
+  `ChaosInject` event (docs/litmus-behaviour.md).
 * Stop with Litmus 1.x shapes leaves the ChaosResult as the experiment last
   wrote it (Running/Awaited): the 1.2.0 ansible experiment had no abort handler.
 * pod-delete waits the full CHAOS_INTERVAL after each round, as litmus-go does
@@ -110,6 +114,8 @@ class LitmusOperator:
         pod_ready_delay_s: how long a pod re-created after pod-delete takes to
             become Ready.
         min_chaos_interval_s: lower bound for pod-delete's CHAOS_INTERVAL.
+        inject_delay_s: from the result's Running to the fault being on (the
+            helper pod's scheduling, image pull and start on a cluster).
     """
 
     def __init__(
@@ -124,6 +130,7 @@ class LitmusOperator:
         status_interval_s: float = 2.0,
         pod_ready_delay_s: float = 1.0,
         min_chaos_interval_s: float = 0.1,
+        inject_delay_s: float = 0.0,
     ) -> None:
         if litmus_version not in (None, "3.x", "1.x"):
             raise ValueError(
@@ -143,6 +150,7 @@ class LitmusOperator:
         self.status_interval_s = status_interval_s
         self.pod_ready_delay_s = pod_ready_delay_s
         self.min_chaos_interval_s = min_chaos_interval_s
+        self.inject_delay_s = max(0.0, inject_delay_s)
         self.client = StoreClient(store, self._now)
         self.targets = TargetFinder(self.client, self.rng)
         self.record = RunRecorder(self.client, self._now)
@@ -555,6 +563,7 @@ class LitmusOperator:
             raise ChaosError(f"the lab does not emulate the {kind} fault")
         targets = self.targets.select(run.shape, spec, env)
         await self._wait(run, rules.env_int(env, "RAMP_TIME"))
+        await self._wait(run, self.inject_delay_s)  # the helper pod starts
         latency = rules.env_int(env, "NETWORK_LATENCY")
         jitter = rules.env_int(env, "JITTER")
         duration = rules.env_int(env, "TOTAL_CHAOS_DURATION")
@@ -565,6 +574,15 @@ class LitmusOperator:
             "start_latency", fault_id, spec.namespace, list(targets), latency, jitter
         )
         self.record.update_result_targets(run, targets, "pod", "injected")
+        self.record.annotate_targets(run, list(targets), "pod", "injected")
+        run.injected = list(targets)
+        self.client.event(
+            engine,
+            "ChaosInject",
+            f"Injecting {_fault_kind(experiment)} chaos on target pod(s) "
+            f"{','.join(targets)}",
+            component="experiment",
+        )
         log.info(
             "%s: pod-network-latency injected %d±%d ms on %s/%s for %ds",
             run.label,
@@ -626,6 +644,9 @@ class LitmusOperator:
             return
         fault_id, run.fault_id = run.fault_id, None
         self._sink("stop", fault_id)
+        if run.injected:
+            self.record.annotate_targets(run, run.injected, "pod", "reverted")
+            run.injected = []
         if run.result_name is not None:
             self.record.update_result(
                 run,

@@ -38,6 +38,7 @@ from chaoslitmus.report._text import (
 from chaoslitmus.report._traffic import traffic_of
 from chaoslitmus.report.types import (
     Fault,
+    FaultEvidence,
     Hypothesis,
     MeshChange,
     ProbeResult,
@@ -155,6 +156,25 @@ def build_run(journal: Any, file: str = "") -> Run:
         mesh=tuple(mesh),
         traffic=tuple(sorted(traffic, key=lambda t: _PHASE_ORDER.get(t.phase, 9))),
         notes=_notes(doc, experiment, before, after, placeholders),
+        evidence=_evidence(doc),
+    )
+
+
+def _evidence(doc: Mapping[str, Any]) -> FaultEvidence | None:
+    """The `fault_evidence` record the no-fault-no-pass control writes."""
+    record = as_dict(doc.get("fault_evidence"))
+    if not record:
+        return None
+    lags = [
+        as_float(e.get("inject_lag_s"))
+        for e in as_list(record.get("evidence"))
+        if isinstance(e, dict)
+    ]
+    return FaultEvidence(
+        injected=record.get("injected") is True,
+        reason=as_str(record.get("reason")),
+        targets=tuple(as_str(t) for t in as_list(record.get("targets")) if as_str(t)),
+        inject_lag_s=next((lag for lag in lags if lag is not None), None),
     )
 
 

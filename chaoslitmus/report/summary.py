@@ -135,6 +135,19 @@ def _fault(run: Run) -> Cell:
     return Cell("; ".join(parts))
 
 
+def injection(run: Run) -> Cell:
+    """Was this run's fault really on? Red when it was not."""
+    evidence = run.evidence
+    if evidence is None:
+        return Cell("no evidence recorded", "warn")
+    if not evidence.injected:
+        return Cell(evidence.reason or "fault NOT injected", "bad")
+    text = "injected on " + (", ".join(evidence.targets) or "its targets")
+    if evidence.inject_lag_s is not None:
+        text += f" ({evidence.inject_lag_s:.1f} s after Running)"
+    return Cell(text, "good")
+
+
 def _verdict(run: Run) -> Cell:
     if not run.faults:
         return Cell("–")
@@ -235,6 +248,7 @@ def comparison(runs: Sequence[Run]) -> list[Row]:
         row("Steady state before", [hypothesis_text(r.before) for r in runs]),
         row("Steady state after", [hypothesis_text(r.after) for r in runs]),
         row("Fault", [_fault(r) for r in runs]),
+        row("Fault injected", [injection(r) for r in runs]),
         row("Litmus verdict", [_verdict(r) for r in runs]),
         row("Retry policy", [_policy(r) for r in runs]),
         row("Policy restored", [_restored(r) for r in runs]),

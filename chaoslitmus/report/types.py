@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Fault",
+    "FaultEvidence",
     "Hypothesis",
     "MeshChange",
     "ProbeResult",
@@ -73,6 +74,16 @@ class Hypothesis:
 
     met: bool | None
     probes: tuple[ProbeResult, ...]
+
+
+@dataclass(frozen=True)
+class FaultEvidence:
+    """What the fault-evidence control recorded: was this run's fault on?"""
+
+    injected: bool
+    reason: str
+    targets: tuple[str, ...]
+    inject_lag_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,7 @@ class Run:
     mesh: tuple[MeshChange, ...]
     traffic: tuple[Traffic, ...]
     notes: tuple[str, ...] = field(default=())
+    evidence: FaultEvidence | None = None
 
     @property
     def fault_traffic(self) -> tuple[Traffic, ...]:
