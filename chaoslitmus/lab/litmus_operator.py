@@ -29,6 +29,11 @@ Choices where the lab cannot or does not copy Litmus exactly:
   the 3.x CRDs it does what chaos-operator 1.7+/3.x does: `engineState: stop`
   and a `ChaosResourcesOperationFailed` event, after which the engine is
   `stopped`.
+* A missing first ChaosExperiment (3.x shapes) leaves the engine
+  `initialized` with no runner and a `ChaosResourcesOperationFailed` Warning
+  event, as chaos-operator does since 3.0.0-beta8; the lab re-checks on the
+  engine's next change instead of retrying on a timer. A missing later
+  experiment still gives the runner's `ChaosExperiment Not Found` entry.
 * Target selection happens before RAMP_TIME, as in litmus-go 3.28.
 * After RAMP_TIME the helper pod "starts" for `inject_delay_s` before the
   fault is on; then, like litmus-go's helper, the result gets the annotation
@@ -323,6 +328,8 @@ class LitmusOperator:
                 "Warning",
             )
             return
+        if shape == "3.x" and self._first_experiment_missing(engine, label):
+            return
         run = Run(uid=uid, namespace=namespace, name=name, shape=shape)
         service_account = spec.get("chaosServiceAccount") or ""
         if not self.client.exists(SERVICE_ACCOUNTS, namespace, service_account):
@@ -345,6 +352,30 @@ class LitmusOperator:
             log.info("%s: runner pod %s-runner started", label, name)
         self._runs[uid] = run
         run.task = asyncio.get_running_loop().create_task(self._execute(run))
+
+    def _first_experiment_missing(self, engine: dict[str, Any], label: str) -> bool:
+        """chaos-operator >= 3.0.0-beta8 reads the first ChaosExperiment before
+        it creates the runner: when it is missing the engine stays initialized
+        with no runner and a Warning event, retried forever."""
+        meta = engine["metadata"]
+        first = str((engine["spec"]["experiments"][0] or {}).get("name") or "")
+        if self.client.exists(EXPERIMENTS, meta["namespace"], first):
+            return False
+        if meta["uid"] not in self._stalled:
+            self._stalled.add(meta["uid"])
+            log.warning(
+                "%s: ChaosExperiment %s not found; the engine stays initialized",
+                label,
+                first,
+            )
+        self.client.event(
+            engine,
+            "ChaosResourcesOperationFailed",
+            "(chaos start) Unable to get chaos resources: "
+            f'chaosexperiments.litmuschaos.io "{first}" not found',
+            "Warning",
+        )
+        return True
 
     def _abort(self, engine: dict[str, Any] | None, run: Run | None) -> None:
         """reconcileForDelete: end the fault, delete chaos pods, mark stopped.

@@ -32,6 +32,7 @@ from chaoslitmus.litmus.status import (
     engine_summary,
     result_summary,
 )
+from chaoslitmus.litmus.stuck import STUCK_GRACE_S, looks_stuck, stuck_cause
 
 NAME_ATTEMPTS = 5
 
@@ -140,11 +141,22 @@ def wait_for_run(
         "result": lambda stop: results.follow(result, deadline, stop),
     }
     outcome = None
-    last_note = began
-    for event in follow_many(streams, deadline, heartbeat_s=PROGRESS_EVERY_S):
-        if time.monotonic() - last_note >= PROGRESS_EVERY_S:
-            last_note = time.monotonic()
+    last_note = last_check = began
+    for event in follow_many(streams, deadline, heartbeat_s=CHECK_EVERY_S):
+        now = time.monotonic()
+        if now - last_note >= PROGRESS_EVERY_S:
+            last_note = now
             logger.info(_progress(tracker, name, until, began, timeout_s))
+        if (
+            now - began >= STUCK_GRACE_S
+            and now - last_check >= CHECK_EVERY_S
+            and looks_stuck(tracker.engine)
+        ):
+            last_check = now
+            cause = stuck_cause(kube, tracker.engine)
+            if cause:
+                prefix = "fault NOT injected: " if until == "injected" else ""
+                raise ActivityFailed(prefix + cause)
         if event.type in (SYNCED, HEARTBEAT):
             continue
         if event.source == "engine":
@@ -209,6 +221,7 @@ def wait_for_run(
 
 
 PROGRESS_EVERY_S = 10.0
+CHECK_EVERY_S = 2.0
 
 
 class _WallClock:

@@ -199,12 +199,18 @@ class RunTracker:
         statuses = set(self.targets.values())
         if self.injected_at is None and statuses & {"injected", "reverted"}:
             self.injected_at = now
-        if (
-            self.injected_at is not None
-            and self.reverted_at is None
-            and statuses == {"reverted"}
-        ):
+        if self.injected_at is None or self.reverted_at is not None:
+            return
+        if statuses == {"reverted"} or self._folded_as_reverted(result):
             self.reverted_at = now
+
+    def _folded_as_reverted(self, result: dict) -> bool:
+        """At the end of a run the marks move into the history (the final
+        write can reach us before the `reverted` mark did)."""
+        if result_summary(result)["phase"] not in RESULT_FINAL_PHASES:
+            return False
+        folded = {t["name"]: t["status"] for t in history_targets(result)}
+        return all(folded.get(n) == "reverted" for n in self.injected_targets())
 
     def injected_targets(self) -> list[str]:
         """Pods this run's helpers marked injected (or already reverted)."""

@@ -38,13 +38,20 @@ class Lab:
 
 
 def start_lab(
-    tmp_path, options: world.WorldOptions | None = None, **server_args
+    tmp_path,
+    options: world.WorldOptions | None = None,
+    operator_args: dict | None = None,
+    **server_args,
 ) -> Lab:
     sink = RecordingFaultSink()
 
     def operator(store):
         return LitmusOperator(
-            store, startup_s=STARTUP_S, fault_sink=sink, rng=random.Random(7)
+            store,
+            startup_s=STARTUP_S,
+            fault_sink=sink,
+            rng=random.Random(7),
+            **(operator_args or {}),
         ).run()
 
     server = ApiServerThread(controllers=[operator], **server_args).start()
