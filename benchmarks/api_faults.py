@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chaoslib.exceptions import ActivityFailed  # noqa: E402
 
-from chaoslitmus.lab import world  # noqa: E402
-from chaoslitmus.lab.runner import write_kubeconfig  # noqa: E402
+from chaoslitmus.lab import (
+    world,  # noqa: E402
+    write_kubeconfig,  # noqa: E402
+)
 from chaoslitmus.litmus import actions  # noqa: E402
 from chaoslitmus.mesh.actions import (  # noqa: E402
     restore_retry_policy,

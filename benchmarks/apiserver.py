@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kubernetes import client, watch  # noqa: E402
 
-from chaoslitmus.lab.runner import ApiServerThread  # noqa: E402
-from chaoslitmus.lab.schemas import default_crd_files, load_crd_files  # noqa: E402
+from chaoslitmus.lab import ApiServerThread  # noqa: E402
+from chaoslitmus.lab.kube.schemas import default_crd_files, load_crd_files  # noqa: E402
 
 GROUP, VERSION, PLURAL, NS = "litmuschaos.io", "v1alpha1", "chaosengines", "default"
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab import Lab, LabOptions
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chaoslitmus.lab.lab import Lab, LabOptions  # noqa: E402
+from chaoslitmus.lab import Lab, LabOptions  # noqa: E402
 
 BLOCK = 100
 

@@ -15,16 +15,18 @@ Target: watch p50 < 250 ms. Usage: python benchmarks/verdict_latency.py [N]
 from __future__ import annotations
 
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.litmus_operator import LitmusOperator
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab import (
+    ControlPlane,
+    LabOptions,
+    write_kubeconfig,
+)
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.litmus.manifests import engine_name_for
 
@@ -74,11 +76,9 @@ def poll_run(name: str, interval_s: float = 2.0) -> float:
 
 
 def main(runs: int) -> None:
-    def operator(store):
-        return LitmusOperator(store, startup_s=0.2, rng=random.Random(1)).run()
-
-    with ApiServerThread(controllers=[operator, verdict_clock]) as server:
-        server.call(world.seed, server.store, world.WorldOptions())
+    options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0)
+    with ControlPlane(options, operator_seed=1, controllers=[verdict_clock]) as plane:
+        server = plane.server
         kubeconfig = write_kubeconfig(Path(tempfile.mkdtemp()) / "kc", server.url)
         os.environ["KUBECONFIG"] = str(kubeconfig)
         watch, poll = [], []

@@ -28,9 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=_Parser
     )
-    # Imported here so `chaoslitmus --version` stays fast and needs no lab extra.
-    from chaoslitmus.lab.commands import add_lab_parser
-    from chaoslitmus.report.cli import add_report_parser
+    # Argument definitions only (argparse and the lab's options): `--help` and
+    # `--version` work from the core install, without the lab or report extras.
+    from chaoslitmus.lab.cli_args import add_lab_parser
+    from chaoslitmus.report.cli_args import add_report_parser
 
     add_lab_parser(commands)
     add_report_parser(commands)

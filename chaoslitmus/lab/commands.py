@@ -26,108 +26,15 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from chaoslitmus.lab import env as lab_env
-from chaoslitmus.lab.options import (
-    APPMESH_APIS,
-    DEFAULT_REVIEWS_PORT,
-    HOST_PREDICATES,
-    MESHES,
-    LabError,
-    LabOptions,
-)
+from chaoslitmus.lab.options import LabError, LabOptions
 
 if TYPE_CHECKING:
     from chaoslitmus.lab.lab import Lab
 
-__all__ = ["add_lab_parser", "run_lab_command"]
+__all__ = ["run_lab_command"]
 
 log = logging.getLogger("chaoslitmus.lab")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# The CLI's defaults are LabOptions' own, so the two can never drift apart.
-_DEFAULTS = LabOptions()
-
-
-def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mesh", choices=MESHES, default=_DEFAULTS.mesh)
-    parser.add_argument(
-        "--appmesh-api",
-        choices=APPMESH_APIS,
-        default=_DEFAULTS.appmesh_api,
-        help="App Mesh CRD version the lab serves (default: v1beta2)",
-    )
-    parser.add_argument(
-        "--ratings-replicas", type=int, default=_DEFAULTS.ratings_replicas, metavar="N"
-    )
-    parser.add_argument(
-        "--reviews-timeout-ms",
-        type=int,
-        default=_DEFAULTS.reviews_timeout_ms,
-        metavar="MS",
-        help="how long reviews waits for ratings before answering 500",
-    )
-    parser.add_argument(
-        "--reviews-port",
-        type=int,
-        default=None,
-        metavar="PORT",
-        help=f"reviews' port (default {DEFAULT_REVIEWS_PORT}, or a free port when "
-        "it is taken; 0: a free port)",
-    )
-    parser.add_argument(
-        "--litmus-startup-s",
-        type=float,
-        default=_DEFAULTS.litmus_startup_s,
-        metavar="S",
-        help="seconds Litmus' runner and experiment pods take to start",
-    )
-    parser.add_argument(
-        "--litmus-inject-delay-s",
-        type=float,
-        default=_DEFAULTS.litmus_inject_delay_s,
-        metavar="S",
-        help="seconds from the ChaosResult's Running to the fault being on "
-        "(Litmus' helper pod start-up)",
-    )
-    parser.add_argument(
-        "--mesh-propagation-ms",
-        type=int,
-        default=_DEFAULTS.mesh_propagation_ms,
-        metavar="MS",
-        help="milliseconds before a changed route reaches the callers' proxy",
-    )
-    parser.add_argument(
-        "--retry-host-predicate",
-        choices=HOST_PREDICATES,
-        default=_DEFAULTS.retry_host_predicate,
-        help="whether a retry avoids the hosts this request already tried",
-    )
-    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, metavar="N")
-    parser.add_argument(
-        "--kubeconfig",
-        default=None,
-        metavar="PATH",
-        help="write the kubeconfig here (default: a temporary file)",
-    )
-
-
-def add_lab_parser(commands: argparse._SubParsersAction) -> None:
-    """Register `lab up` and `lab run` under the top-level parser."""
-    lab = commands.add_parser(
-        "lab",
-        help="a local Kubernetes API, Litmus, mesh and BookInfo to experiment on",
-        description="The embedded lab: Kubernetes API emulator, Litmus operator, "
-        "App Mesh or Istio, and BookInfo's reviews/ratings on 127.0.0.1.",
-    )
-    actions = lab.add_subparsers(dest="lab_command", metavar="up|run")
-    actions.required = True
-    up = actions.add_parser("up", help="start the lab and keep it running until Ctrl-C")
-    _add_options(up)
-    run = actions.add_parser(
-        "run",
-        help="start the lab, run a command in it, stop the lab",
-        usage="%(prog)s [options] -- CMD [ARG...]",
-    )
-    _add_options(run)
-    run.add_argument("cmd", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def _options(args: argparse.Namespace) -> LabOptions:
@@ -156,6 +63,18 @@ def _setup_logging() -> None:
     log.propagate = False
 
 
+# What the `lab` extra brings that the lab's servers import.
+LAB_EXTRA_MODULES = frozenset({"aiohttp", "jsonschema"})
+LAB_EXTRA_MISSING = (
+    "chaoslitmus lab: the lab needs the 'lab' extra: "
+    'pip install "chaostoolkit-litmus[lab]"'
+)
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> bool:
+    return (exc.name or "").partition(".")[0] in LAB_EXTRA_MODULES
+
+
 def _fail(message: str, code: int = 2) -> int:
     print(f"chaoslitmus: error: {message}", file=sys.stderr)
     return code
@@ -173,9 +92,14 @@ def run_lab_command(args: argparse.Namespace) -> int:
         options = _options(args)
     except LabError as exc:
         return _fail(str(exc))
+    try:  # servers, loops: only once options are good
+        from chaoslitmus.lab.lab import Lab
+    except ModuleNotFoundError as exc:
+        if not _missing_extra(exc):
+            raise
+        print(LAB_EXTRA_MISSING, file=sys.stderr)
+        return 2
     _setup_logging()
-    from chaoslitmus.lab.lab import Lab  # servers, loops: only once options are good
-
     lab = Lab(options)
     try:
         lab.start()

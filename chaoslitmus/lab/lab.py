@@ -20,18 +20,28 @@ import time
 from pathlib import Path
 
 from chaoslitmus.lab import env as lab_env
-from chaoslitmus.lab import world
-from chaoslitmus.lab.dataplane import DataPlane, DataPlaneOptions
-from chaoslitmus.lab.litmus_operator import litmus_controller
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.kube.schemas import default_crd_files
+from chaoslitmus.lab.litmus.operator import litmus_controller
+from chaoslitmus.lab.mesh.dataplane import DataPlane
 from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions
 from chaoslitmus.lab.ports import reviews_socket
 from chaoslitmus.lab.runner import ApiServerThread, make_store, write_kubeconfig
 
-__all__ = ["Lab", "LabError", "LabOptions"]
+__all__ = ["Lab", "LabError", "LabOptions", "served_crd_files"]
 
 log = logging.getLogger("chaoslitmus.lab")
 
 _READY_TIMEOUT_S = 15.0
+
+
+def served_crd_files(options: LabOptions) -> list[Path]:
+    """The CRDs a cluster with this Litmus and only this mesh API would serve."""
+    return default_crd_files(
+        litmus=options.litmus,
+        appmesh=(options.appmesh_api,) if options.mesh == "appmesh" else (),
+        istio=options.mesh == "istio",
+    )
 
 
 class Lab:
@@ -68,26 +78,11 @@ class Lab:
 
     def _start(self, sock: socket.socket) -> None:
         options = self.options
-        store = make_store(options.crd_files())
-        world_options = world.WorldOptions(
-            ratings_replicas=options.ratings_replicas,
-            mesh=options.mesh,  # type: ignore[arg-type]
-            appmesh_api=options.appmesh_api,  # type: ignore[arg-type]
-            seed=options.seed,
-        )
+        store = make_store(served_crd_files(options))
         # Seeded before the server runs, so every controller's first list
         # already sees the whole world.
-        world.seed(store, world_options)
-        self.dataplane = DataPlane(
-            DataPlaneOptions(
-                namespace=world_options.namespace,
-                flavour=options.flavour,
-                reviews_timeout_ms=options.reviews_timeout_ms,
-                retry_host_predicate=options.retry_host_predicate,  # type: ignore[arg-type]
-                seed=options.seed,
-            ),
-            reviews_socket=sock,
-        ).launch()
+        world.seed(store, options)
+        self.dataplane = DataPlane(options, reviews_socket=sock).launch()
         operator = litmus_controller(
             startup_s=options.litmus_startup_s,
             inject_delay_s=options.litmus_inject_delay_s,
@@ -105,7 +100,7 @@ class Lab:
         self.kubeconfig = write_kubeconfig(
             path,
             self.server.url,
-            namespace=world_options.namespace,
+            namespace=options.namespace,
             context=KUBE_CONTEXT,
         )
         self.dataplane.wait_ready(options.ratings_replicas, _READY_TIMEOUT_S)
@@ -166,10 +161,10 @@ class Lab:
             lab_env.KUBERNETES_CONTEXT: KUBE_CONTEXT,
             lab_env.REVIEWS_URL: self.reviews_url,
             lab_env.REVIEWS_TIMEOUT_MS: str(options.reviews_timeout_ms),
-            lab_env.CHAOSLITMUS_NAMESPACE: world.NAMESPACE,
+            lab_env.CHAOSLITMUS_NAMESPACE: options.namespace,
             lab_env.CHAOSLITMUS_MESH: options.mesh,
             lab_env.CHAOSLITMUS_MESH_API_VERSION: options.mesh_api_version,
-            lab_env.CHAOSLITMUS_MESH_OBJECT: options.mesh_object,
+            lab_env.CHAOSLITMUS_MESH_OBJECT: world.mesh_object(options),
             lab_env.CHAOSLITMUS_RATINGS_ROUTE: world.RATINGS_ROUTE,
             lab_env.CHAOSLITMUS_RATINGS_LABEL: f"app={world.RATINGS_APP}",
             lab_env.CHAOSLITMUS_RATINGS_URL: self.ratings_url,

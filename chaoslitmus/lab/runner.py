@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import web
 
-from .apiserver import WATCHES_KEY, Authorizer, build_app
-from .resources import ResourceRegistry
-from .schemas import default_crd_files, load_crd_files
-from .store import Store
+from chaoslitmus.lab.kube.apiserver import WATCHES_KEY, Authorizer, build_app
+from chaoslitmus.lab.kube.resources import ResourceRegistry
+from chaoslitmus.lab.kube.schemas import default_crd_files, load_crd_files
+from chaoslitmus.lab.kube.store import Store
+from chaoslitmus.lab.kube.watchlog import EVENT_LOG_SIZE
 
 __all__ = ["ApiServerThread", "make_store", "write_kubeconfig"]
 
@@ -35,11 +36,19 @@ _SHUTDOWN_TIMEOUT_S = 0.5
 
 
 def make_store(
-    crd_files: Iterable[Path | str] | None = None, seed: int | None = None
+    crd_files: Iterable[Path | str] | None = None,
+    seed: int | None = None,
+    *,
+    event_log_size: int = EVENT_LOG_SIZE,
 ) -> Store:
-    """A store serving built-ins plus these CRD files (default: all lab CRDs)."""
+    """A store serving built-ins plus these CRD files (default: all lab CRDs).
+
+    `event_log_size` bounds each kind's watch log (a tiny one makes resumed
+    watches expire, to test relists).
+    """
     files = default_crd_files() if crd_files is None else list(crd_files)
-    return Store(ResourceRegistry.with_crds(load_crd_files(files)), seed=seed)
+    registry = ResourceRegistry.with_crds(load_crd_files(files))
+    return Store(registry, seed=seed, event_log_size=event_log_size)
 
 
 class ApiServerThread:

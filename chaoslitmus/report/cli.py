@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from chaoslitmus.report.cli_args import add_report_arguments, add_report_parser
 from chaoslitmus.report.model import Run, build_run, journal_problem
 
 __all__ = ["add_report_parser", "load_journal", "main", "run_report"]
@@ -27,40 +28,6 @@ _PROG = "chaoslitmus report"
 
 class ReportInputError(Exception):
     """A journal or output path the report cannot use; the message is one line."""
-
-
-def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `report` on the `chaoslitmus` command's subparsers."""
-    parser = subparsers.add_parser(
-        "report",
-        help="compare Chaos Toolkit journals in one HTML or markdown report",
-        description=(
-            "Compare the journals of Chaos Toolkit runs (e.g. without and with a "
-            "retry policy) side by side: status, hypotheses, Litmus verdict, "
-            "retry-policy change and the traffic seen during the fault."
-        ),
-    )
-    _add_arguments(parser)
-    parser.set_defaults(handler=run_report)
-    return parser
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("journals", nargs="+", metavar="JOURNAL", help="journal.json")
-    parser.add_argument(
-        "-o",
-        "--output",
-        default=None,
-        help="file to write, '-' for stdout (default: report.html, or report.md "
-        "with --format markdown)",
-    )
-    parser.add_argument(
-        "--format",
-        choices=("html", "markdown"),
-        default=None,
-        help="default: markdown for '-' and *.md, else html",
-    )
-    parser.add_argument("--title", default=None, help="report title")
 
 
 def load_journal(path: str) -> dict[str, Any]:
@@ -182,7 +149,7 @@ def run_report(
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point with the same arguments as `chaoslitmus report`."""
     parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0])
-    _add_arguments(parser)
+    add_report_arguments(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed

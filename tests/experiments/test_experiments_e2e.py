@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab import Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 ENGINES = "litmuschaos.io/v1alpha1/chaosengines"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab import Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.report.html import render_html
 from chaoslitmus.report.markdown import render_markdown
 from chaoslitmus.report.model import build_run

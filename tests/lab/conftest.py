@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab import ApiServerThread, write_kubeconfig
 
 KUBECTL = shutil.which("kubectl")
 LAB_NAMESPACE = "bookinfo"

@@ -15,16 +15,18 @@ import requests
 import yaml
 from kubernetes import client, config, watch
 
-from chaoslitmus.lab.resources import ResourceRegistry
-from chaoslitmus.lab.runner import ApiServerThread, make_store, write_kubeconfig
-from chaoslitmus.lab.schemas import CRD_DIR, default_crd_files, load_crd_files
-from chaoslitmus.lab.store import Store
+from chaoslitmus.lab import ApiServerThread, make_store, write_kubeconfig
+from chaoslitmus.lab.kube.resources import ResourceRegistry
+from chaoslitmus.lab.kube.schemas import CRD_DIR, default_crd_files, load_crd_files
+from chaoslitmus.lab.kube.store import Store
 
 NS = "bookinfo"  # created by the api_server fixture (conftest.py)
 KubectlRunner = Callable[..., subprocess.CompletedProcess]
 
 GROUP, VERSION = "litmuschaos.io", "v1alpha1"
-MANIFESTS = Path(__file__).resolve().parents[2] / "chaoslitmus" / "lab" / "manifests"
+MANIFESTS = (
+    Path(__file__).resolve().parents[2] / "chaoslitmus" / "lab" / "litmus" / "manifests"
+)
 
 
 def engine_manifest(name: str = "ratings-latency") -> dict[str, Any]:

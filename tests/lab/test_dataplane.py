@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.dataplane import PORT_ANNOTATION
-from chaoslitmus.lab.envoy import RouteTable
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab import Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.mesh.dataplane import PORT_ANNOTATION
+from chaoslitmus.lab.mesh.envoy import RouteTable
 
 NS = world.NAMESPACE
 PODS = "v1/pods"

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.apps import LatencyFaults
+from chaoslitmus.lab import LabError, LabOptions
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.bookinfo.apps import LatencyFaults
 from chaoslitmus.lab.env import with_no_proxy
-from chaoslitmus.lab.envoy import (
+from chaoslitmus.lab.mesh.envoy import (
     Cluster,
     Match,
     Outcome,
@@ -29,7 +30,7 @@ from chaoslitmus.lab.envoy import (
     pick_host,
     should_retry,
 )
-from chaoslitmus.lab.mesh_routes import (
+from chaoslitmus.lab.mesh.routes import (
     appmesh_default_retry,
     appmesh_retry,
     istio_default_retry,
@@ -37,7 +38,6 @@ from chaoslitmus.lab.mesh_routes import (
     parse_duration_ms,
     route_table,
 )
-from chaoslitmus.lab.options import LabError, LabOptions
 
 NS = world.NAMESPACE
 TIMEOUT = Outcome(OutcomeKind.PER_TRY_TIMEOUT)
@@ -308,7 +308,7 @@ def objects_of(manifests: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]
     return out
 
 
-def world_objects(options: world.WorldOptions) -> dict[str, list[dict[str, Any]]]:
+def world_objects(options: LabOptions) -> dict[str, list[dict[str, Any]]]:
     return objects_of(
         [m for m in world.static_manifests(options) if m["kind"] in ("Service",)]
         + world.mesh_manifests(options)
@@ -321,18 +321,18 @@ RATINGS_PODS = {"ratings-v1-a": {"app": "ratings", "version": "v1"}}
 @pytest.mark.parametrize(
     ("options", "flavour", "summary", "timeout"),
     [
-        (world.WorldOptions(), "appmesh-v1beta2", "App Mesh default", 15000),
+        (LabOptions(), "appmesh-v1beta2", "App Mesh default", 15000),
         (
-            world.WorldOptions(appmesh_api="v1beta1"),
+            LabOptions(appmesh_api="v1beta1"),
             "appmesh-v1beta1",
             "App Mesh default",
             15000,
         ),
-        (world.WorldOptions(mesh="istio"), "istio", "Istio default", None),
+        (LabOptions(mesh="istio"), "istio", "Istio default", None),
     ],
 )
 def test_the_seeded_world_routes_ratings_with_the_mesh_default(
-    options: world.WorldOptions, flavour: Any, summary: str, timeout: float | None
+    options: LabOptions, flavour: Any, summary: str, timeout: float | None
 ) -> None:
     table = route_table(flavour, NS, "ratings", world_objects(options))
     route = table.match("/ratings/0")
@@ -344,7 +344,7 @@ def test_the_seeded_world_routes_ratings_with_the_mesh_default(
 
 
 def test_v1beta2_router_policy_and_timeout_are_followed() -> None:
-    objects = world_objects(world.WorldOptions())
+    objects = world_objects(LabOptions())
     router = objects["virtualrouters"][0]
     http = router["spec"]["routes"][0]["httpRoute"]
     http["retryPolicy"] = copy.deepcopy(STORY_POLICY)
@@ -364,7 +364,7 @@ def test_v1beta2_router_policy_and_timeout_are_followed() -> None:
 
 
 def test_v1beta2_routes_are_matched_by_priority() -> None:
-    objects = world_objects(world.WorldOptions())
+    objects = world_objects(LabOptions())
     routes = objects["virtualrouters"][0]["spec"]["routes"]
     catch_all = routes[0]
     special = copy.deepcopy(catch_all)
@@ -379,7 +379,7 @@ def test_v1beta2_routes_are_matched_by_priority() -> None:
 
 
 def test_v1beta2_missing_pieces_leave_no_hosts_or_a_problem() -> None:
-    objects = world_objects(world.WorldOptions())
+    objects = world_objects(LabOptions())
     objects["virtualnodes"] = []
     route = route_table("appmesh-v1beta2", NS, "ratings", objects).routes[0]
     assert route.clusters[0].selector is None  # unresolved: 503 no healthy upstream
@@ -389,7 +389,7 @@ def test_v1beta2_missing_pieces_leave_no_hosts_or_a_problem() -> None:
 
 
 def test_v1beta1_reads_the_policy_on_the_virtual_service() -> None:
-    objects = world_objects(world.WorldOptions(appmesh_api="v1beta1"))
+    objects = world_objects(LabOptions(appmesh_api="v1beta1"))
     vs = objects["virtualservices"][0]
     vs["spec"]["routes"][0]["http"]["retryPolicy"] = {
         "maxRetries": 3,
@@ -402,7 +402,7 @@ def test_v1beta1_reads_the_policy_on_the_virtual_service() -> None:
 
 
 def test_istio_virtual_service_retries_and_timeout() -> None:
-    objects = world_objects(world.WorldOptions(mesh="istio"))
+    objects = world_objects(LabOptions(mesh="istio"))
     http = objects["virtualservices"][0]["spec"]["http"][0]
     http["retries"] = {"attempts": 3, "perTryTimeout": "2s", "retryOn": "5xx"}
     http["timeout"] = "10s"
@@ -413,7 +413,7 @@ def test_istio_virtual_service_retries_and_timeout() -> None:
 
 
 def test_istio_without_a_virtual_service_keeps_the_default_route() -> None:
-    objects = world_objects(world.WorldOptions(mesh="istio"))
+    objects = world_objects(LabOptions(mesh="istio"))
     objects["virtualservices"] = []
     route = route_table("istio", NS, "ratings", objects).routes[0]
     assert route.retry.summary.startswith("Istio default")
@@ -421,7 +421,7 @@ def test_istio_without_a_virtual_service_keeps_the_default_route() -> None:
 
 
 def test_app_mesh_without_a_virtual_service_passes_through_without_retries() -> None:
-    objects = world_objects(world.WorldOptions())
+    objects = world_objects(LabOptions())
     objects["virtualservices"] = []
     table = route_table("appmesh-v1beta2", NS, "ratings", objects)
     assert table.routes[0].name == "passthrough"
@@ -430,7 +430,7 @@ def test_app_mesh_without_a_virtual_service_passes_through_without_retries() -> 
 
 
 def test_the_lab_predicate_option_reaches_every_route() -> None:
-    objects = world_objects(world.WorldOptions())
+    objects = world_objects(LabOptions())
     table = route_table("appmesh-v1beta2", NS, "ratings", objects, previous_hosts=False)
     route = table.routes[0]
     assert route.retry.previous_hosts is False
@@ -473,9 +473,9 @@ def test_bad_lab_options_are_one_line(kwargs: dict[str, Any], words: str) -> Non
 
 
 def test_lab_options_name_what_experiments_need() -> None:
-    assert LabOptions().mesh_object == "ratings.bookinfo.svc.cluster.local"
+    assert world.mesh_object(LabOptions()) == "ratings.bookinfo.svc.cluster.local"
     assert LabOptions().mesh_api_version == "v1beta2"
-    assert LabOptions(mesh="istio").mesh_object == "ratings"
+    assert world.mesh_object(LabOptions(mesh="istio")) == "ratings"
     assert LabOptions(mesh="istio").mesh_api_version == "v1"
     assert LabOptions(appmesh_api="v1beta1").flavour == "appmesh-v1beta1"
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from chaoslitmus.lab.apps import LatencyFaults, ratings_app
-from chaoslitmus.lab.envoy import Cluster, Match, RetryPolicy, Route, RouteTable
-from chaoslitmus.lab.mesh_routes import appmesh_default_retry, istio_default_retry
+from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app
+from chaoslitmus.lab.mesh.envoy import Cluster, Match, RetryPolicy, Route, RouteTable
+from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
+from chaoslitmus.lab.mesh.routes import appmesh_default_retry, istio_default_retry
 from chaoslitmus.lab.ports import bind_loopback
-from chaoslitmus.lab.proxy import Host, MeshProxy
 
 NS = "bookinfo"
 LABELS = {"app": "ratings"}

@@ -12,18 +12,21 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 from kubernetes import client, watch
 
-from chaoslitmus.lab import litmus_rules as rules
-from chaoslitmus.lab import schemas, world
-from chaoslitmus.lab.faults import RecordingFaultSink
-from chaoslitmus.lab.litmus_operator import litmus_controller
-from chaoslitmus.lab.runner import ApiServerThread, make_store
-from chaoslitmus.lab.world import WorldOptions
+from chaoslitmus.lab import (
+    ApiServerThread,
+    ControlPlane,
+    LabOptions,
+    RecordingFaultSink,
+    make_store,
+)
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.litmus import rules
 
 NS = world.NAMESPACE
 GROUP, VERSION = "litmuschaos.io", "v1alpha1"
@@ -37,7 +40,7 @@ WAIT_S = 15.0  # how long any single expectation may take before failing
 
 
 @dataclass
-class Lab:
+class OperatorRig:
     server: ApiServerThread
     sink: RecordingFaultSink
     api: client.ApiClient
@@ -207,7 +210,7 @@ def engine_manifest(
     }
 
 
-LabFactory = Callable[..., Lab]
+LabFactory = Callable[..., OperatorRig]
 
 
 @pytest.fixture
@@ -216,28 +219,31 @@ def make_lab() -> Iterator[LabFactory]:
     started: list[tuple[ApiServerThread, client.ApiClient]] = []
 
     def make(
-        options: WorldOptions | None = None,
+        options: LabOptions | None = None,
         seed: int = SEED,
         store: Any = None,
         **operator: Any,
-    ) -> Lab:
-        options = options or WorldOptions()
-        sink = RecordingFaultSink()
-        controller = litmus_controller(
-            startup_s=STARTUP_S,
-            fault_sink=sink,
-            rng=random.Random(seed),
-            status_interval_s=0.5,
-            pod_ready_delay_s=0.3,
-            **operator,
+    ) -> OperatorRig:
+        options = replace(
+            options or LabOptions(), litmus_startup_s=STARTUP_S, litmus_inject_delay_s=0
         )
-        if store is None:
-            store = make_store(schemas.default_crd_files(litmus=options.litmus))
-        server = ApiServerThread(store, controllers=[controller]).start()
+        sink = RecordingFaultSink()
+        server = (
+            ControlPlane(
+                options,
+                fault_sink=sink,
+                operator_seed=seed,
+                store=store,
+                status_interval_s=0.5,
+                pod_ready_delay_s=0.3,
+                **operator,
+            )
+            .start()
+            .server
+        )
         api = client.ApiClient(client.Configuration(host=server.url))
         started.append((server, api))
-        server.call(world.seed, server.store, options)
-        return Lab(server, sink, api)
+        return OperatorRig(server, sink, api)
 
     yield make
     for server, api in started:
@@ -247,18 +253,20 @@ def make_lab() -> Iterator[LabFactory]:
 
 
 @pytest.fixture
-def lab(make_lab: LabFactory) -> Lab:
+def lab(make_lab: LabFactory) -> OperatorRig:
     return make_lab()
 
 
-def ratings_pods(lab: Lab) -> list[str]:
+def ratings_pods(lab: OperatorRig) -> list[str]:
     return sorted(p.metadata.name for p in lab.pods("app=ratings"))
 
 
 # --------------------------------------------------------------------------- a run
 
 
-def test_engine_goes_initialized_running_completed_with_a_pass(lab: Lab) -> None:
+def test_engine_goes_initialized_running_completed_with_a_pass(
+    lab: OperatorRig,
+) -> None:
     created = lab.create_engine(engine_manifest("ratings-chaos"))
     seen = lab.wait_engine(
         "ratings-chaos",
@@ -324,7 +332,9 @@ def test_engine_goes_initialized_running_completed_with_a_pass(lab: Lab) -> None
     assert "ChaosEngineInitialized" in reasons and "ChaosEngineCompleted" in reasons
 
 
-def test_a_recreated_engine_shows_awaited_before_its_new_verdict(lab: Lab) -> None:
+def test_a_recreated_engine_shows_awaited_before_its_new_verdict(
+    lab: OperatorRig,
+) -> None:
     """The trap: the same result name carries the previous run's Pass until
     the new experiment pod starts; then Awaited; then the new verdict."""
     lab.create_engine(engine_manifest("again"))
@@ -358,7 +368,7 @@ def test_a_recreated_engine_shows_awaited_before_its_new_verdict(lab: Lab) -> No
     assert (final["passedRuns"], final["failedRuns"], final["stoppedRuns"]) == (2, 0, 0)
 
 
-def test_patching_a_completed_engine_active_runs_it_again(lab: Lab) -> None:
+def test_patching_a_completed_engine_active_runs_it_again(lab: OperatorRig) -> None:
     lab.create_engine(engine_manifest("rerun"))
     lab.wait_engine("rerun", lambda e: engine_status(e) == "completed")
     patched = lab.patch_engine("rerun", {"spec": {"engineState": "active"}})
@@ -374,7 +384,9 @@ def test_patching_a_completed_engine_active_runs_it_again(lab: Lab) -> None:
     assert len(lab.sink.of("start_latency")) == 2
 
 
-def test_stopping_mid_fault_ends_it_and_marks_everything_stopped(lab: Lab) -> None:
+def test_stopping_mid_fault_ends_it_and_marks_everything_stopped(
+    lab: OperatorRig,
+) -> None:
     created = lab.create_engine(
         engine_manifest("halt", env={"TOTAL_CHAOS_DURATION": "60"})
     )
@@ -408,7 +420,7 @@ def test_stopping_mid_fault_ends_it_and_marks_everything_stopped(lab: Lab) -> No
 
 
 def test_deleting_mid_fault_ends_it_removes_the_engine_and_keeps_the_result(
-    lab: Lab,
+    lab: OperatorRig,
 ) -> None:
     lab.create_engine(engine_manifest("gone", env={"TOTAL_CHAOS_DURATION": "60"}))
     (start,) = lab.wait_sink("start_latency")
@@ -425,7 +437,9 @@ def test_deleting_mid_fault_ends_it_removes_the_engine_and_keeps_the_result(
 # --------------------------------------------------------------------------- failures
 
 
-def test_a_missing_experiment_leaves_the_engine_stuck_initialized(lab: Lab) -> None:
+def test_a_missing_experiment_leaves_the_engine_stuck_initialized(
+    lab: OperatorRig,
+) -> None:
     # chaos-operator >= 3.0.0-beta8: no runner, a Warning event, no verdict ever.
     created = lab.create_engine(engine_manifest("nox", experiment="pod-cpu-hog"))
     lab.wait_engine("nox", lambda e: engine_status(e) == "initialized")
@@ -438,7 +452,7 @@ def test_a_missing_experiment_leaves_the_engine_stuck_initialized(lab: Lab) -> N
     assert lab.sink.calls == []
 
 
-def test_a_missing_service_account_skips_the_experiment(lab: Lab) -> None:
+def test_a_missing_service_account_skips_the_experiment(lab: OperatorRig) -> None:
     created = lab.create_engine(engine_manifest("nosa", service_account="ghost-sa"))
     seen = lab.wait_engine("nosa", lambda e: engine_status(e) == "completed")
     final = entry(seen[-1][1])
@@ -449,7 +463,7 @@ def test_a_missing_service_account_skips_the_experiment(lab: Lab) -> None:
     assert lab.sink.calls == []
 
 
-def test_no_target_pods_gives_an_error_result(lab: Lab) -> None:
+def test_no_target_pods_gives_an_error_result(lab: OperatorRig) -> None:
     lab.create_engine(engine_manifest("empty", applabel="app=nothing-here"))
     seen = lab.wait_engine("empty", lambda e: engine_status(e) == "completed")
     assert (entry(seen[-1][1])["status"], entry(seen[-1][1])["verdict"]) == (
@@ -465,7 +479,7 @@ def test_no_target_pods_gives_an_error_result(lab: Lab) -> None:
     assert lab.sink.calls == []
 
 
-def test_half_an_appinfo_stops_the_engine(lab: Lab) -> None:
+def test_half_an_appinfo_stops_the_engine(lab: OperatorRig) -> None:
     lab.create_engine(engine_manifest("half", appkind=""))
     seen = lab.wait_engine("half", lambda e: engine_status(e) == "stopped")
     assert seen[-1][1]["spec"]["engineState"] == "stop"
@@ -476,7 +490,7 @@ def test_half_an_appinfo_stops_the_engine(lab: Lab) -> None:
 # --------------------------------------------------------------------------- targets
 
 
-def first_fault_targets(lab: Lab, name: str, env: dict[str, str]) -> list[str]:
+def first_fault_targets(lab: OperatorRig, name: str, env: dict[str, str]) -> list[str]:
     """Start a long fault, read its targets, then delete the engine."""
     lab.create_engine(engine_manifest(name, env={"TOTAL_CHAOS_DURATION": "60", **env}))
     calls = lab.wait_sink("start_latency", len(lab.sink.of("start_latency")) + 1)
@@ -493,7 +507,7 @@ def consecutive(picked: list[str], pods: list[str]) -> bool:
 def test_pods_affected_perc_picks_consecutive_pods_from_a_seeded_start(
     make_lab: LabFactory,
 ) -> None:
-    lab = make_lab(WorldOptions(ratings_replicas=4))
+    lab = make_lab(LabOptions(ratings_replicas=4))
     pods = ratings_pods(lab)
     half = first_fault_targets(lab, "perc50", {"PODS_AFFECTED_PERC": "50"})
     assert len(half) == 2 and consecutive(half, pods)
@@ -507,12 +521,12 @@ def test_pods_affected_perc_picks_consecutive_pods_from_a_seeded_start(
     assert named == [pods[3]]  # TARGET_PODS overrides the percentage
 
     # the same seed on a fresh lab makes the same choice
-    again = make_lab(WorldOptions(ratings_replicas=4))
+    again = make_lab(LabOptions(ratings_replicas=4))
     assert ratings_pods(again) == pods
     assert first_fault_targets(again, "perc50", {"PODS_AFFECTED_PERC": "50"}) == half
 
 
-def test_an_unknown_target_pod_is_a_target_selection_error(lab: Lab) -> None:
+def test_an_unknown_target_pod_is_a_target_selection_error(lab: OperatorRig) -> None:
     lab.create_engine(engine_manifest("typo", env={"TARGET_PODS": "ratings-v1-nope"}))
     lab.wait_engine("typo", lambda e: engine_status(e) == "completed")
     status = experiment_status(lab.result("typo-pod-network-latency"))
@@ -520,7 +534,7 @@ def test_an_unknown_target_pod_is_a_target_selection_error(lab: Lab) -> None:
     assert "ratings-v1-nope" in status["errorOutput"]["reason"]
 
 
-def test_pod_delete_replaces_pods_through_their_replicaset(lab: Lab) -> None:
+def test_pod_delete_replaces_pods_through_their_replicaset(lab: OperatorRig) -> None:
     before = ratings_pods(lab)
     created = lab.create_engine(
         engine_manifest(
@@ -605,7 +619,7 @@ def engine_1x(name: str) -> dict[str, Any]:
 
 
 def test_a_1x_engine_runs_with_1x_shapes(make_lab: LabFactory) -> None:
-    lab = make_lab(WorldOptions(litmus="1.x"))
+    lab = make_lab(LabOptions(litmus="1.x"))
     lab.create_engine(engine_1x("legacy"))
     seen = lab.wait_engine("legacy", lambda e: engine_status(e) == "completed")
     final = entry(seen[-1][1])
@@ -625,7 +639,7 @@ def test_a_1x_engine_runs_with_1x_shapes(make_lab: LabFactory) -> None:
 def test_a_1x_engine_without_the_annotation_stays_initialized(
     make_lab: LabFactory,
 ) -> None:
-    lab = make_lab(WorldOptions(litmus="1.x"))
+    lab = make_lab(LabOptions(litmus="1.x"))
     client.AppsV1Api(lab.api).patch_namespaced_deployment(
         world.RATINGS_DEPLOYMENT,
         NS,
@@ -646,8 +660,7 @@ def test_a_1x_engine_without_the_annotation_stays_initialized(
 
 def test_the_operator_relists_after_its_watch_expires(make_lab: LabFactory) -> None:
     """Events lost while the watch was down (410 Gone) are picked up by a relist."""
-    store = make_store()
-    store._log_size = 3  # a tiny event log so that a resumed watch expires  # noqa: SLF001
+    store = make_store(event_log_size=3)  # so that a resumed watch expires
     lab = make_lab(store=store)
 
     def lose_events() -> None:

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from chaoslitmus.lab import schemas
-from chaoslitmus.lab.patches import (
+from chaoslitmus.lab import ApiError, Store
+from chaoslitmus.lab.kube import schemas
+from chaoslitmus.lab.kube.patches import (
     PatchError,
     apply_json_patch,
     apply_merge_patch,
     apply_strategic_merge_patch,
 )
-from chaoslitmus.lab.resources import ResourceRegistry, version_priority_key
-from chaoslitmus.lab.selectors import SelectorError, parse_label_selector
-from chaoslitmus.lab.store import ApiError, Store
+from chaoslitmus.lab.kube.resources import ResourceRegistry, version_priority_key
+from chaoslitmus.lab.kube.selectors import SelectorError, parse_label_selector
 
 ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
 ROUTERS = "appmesh.k8s.aws/v1beta2/virtualrouters"

@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 
 from chaoslitmus.http.probes import measure_endpoint
+from chaoslitmus.lab import Lab, LabOptions
 from chaoslitmus.lab import env as lab_env
-from chaoslitmus.lab import world
-from chaoslitmus.lab.lab import Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus.actions import (
     delete_engine,
     inject_network_latency,
@@ -86,7 +86,7 @@ def mesh_object(lab: Lab) -> dict[str, Any]:
     assert lab.server is not None
     name = world.RATINGS_ROUTER
     if lab.options.flavour != "appmesh-v1beta2":
-        name = lab.options.mesh_object
+        name = world.mesh_object(lab.options)
     return lab.server.call(
         lab.server.store.get, MESH_OBJECTS[lab.options.flavour], NS, name
     )

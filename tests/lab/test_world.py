@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from chaoslitmus.lab import schemas, world
-from chaoslitmus.lab.resources import ResourceRegistry
-from chaoslitmus.lab.runner import ApiServerThread
-from chaoslitmus.lab.store import Store
-from chaoslitmus.lab.world import WorldOptions
+from chaoslitmus.lab import ApiServerThread, LabOptions
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.kube import schemas
+from chaoslitmus.lab.kube.resources import ResourceRegistry
+from chaoslitmus.lab.kube.store import Store
 
 OPTIONS = [
-    pytest.param(WorldOptions(), id="appmesh-v1beta2"),
-    pytest.param(WorldOptions(appmesh_api="v1beta1"), id="appmesh-v1beta1"),
-    pytest.param(WorldOptions(mesh="istio"), id="istio"),
-    pytest.param(WorldOptions(litmus="1.x"), id="litmus-1.x"),
+    pytest.param(LabOptions(), id="appmesh-v1beta2"),
+    pytest.param(LabOptions(appmesh_api="v1beta1"), id="appmesh-v1beta1"),
+    pytest.param(LabOptions(mesh="istio"), id="istio"),
+    pytest.param(LabOptions(litmus="1.x"), id="litmus-1.x"),
 ]
 
 
@@ -30,12 +30,12 @@ def _crds(litmus: str) -> tuple[dict[str, Any], ...]:
     return tuple(schemas.load_crd_files(schemas.default_crd_files(litmus=litmus)))
 
 
-def registry_for(options: WorldOptions) -> ResourceRegistry:
+def registry_for(options: LabOptions) -> ResourceRegistry:
     """A fresh registry (stores may change theirs) from CRD files read once."""
     return ResourceRegistry.with_crds(copy.deepcopy(list(_crds(options.litmus))))
 
 
-def custom_objects(options: WorldOptions) -> list[dict[str, Any]]:
+def custom_objects(options: LabOptions) -> list[dict[str, Any]]:
     return [
         m
         for m in world.static_manifests(options)
@@ -44,7 +44,7 @@ def custom_objects(options: WorldOptions) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("options", OPTIONS)
-def test_every_custom_object_validates_and_loses_nothing(options: WorldOptions) -> None:
+def test_every_custom_object_validates_and_loses_nothing(options: LabOptions) -> None:
     registry = registry_for(options)
     objects = custom_objects(options)
     kinds = {m["kind"] for m in objects}
@@ -67,7 +67,7 @@ def test_validation_would_catch_a_broken_route() -> None:
     broken = copy.deepcopy(router)
     target = broken["spec"]["routes"][0]["httpRoute"]["action"]["weightedTargets"][0]
     target["weight"] = 101
-    rtype = registry_for(WorldOptions()).resolve(world.resource_key(broken))
+    rtype = registry_for(LabOptions()).resolve(world.resource_key(broken))
     assert rtype is not None
     causes = schemas.validate(rtype, broken)
     assert any("weight" in cause["field"] for cause in causes)
@@ -102,7 +102,7 @@ def test_mesh_objects_name_the_ratings_route() -> None:
 
 
 def test_experiments_and_rbac_are_rewritten_into_the_namespace() -> None:
-    manifests = world.static_manifests(WorldOptions(namespace="shop"))
+    manifests = world.static_manifests(LabOptions(namespace="shop"))
     namespaced = [m for m in manifests if m["kind"] != "Namespace"]
     assert {m["metadata"]["namespace"] for m in namespaced} == {"shop"}
     binding = next(m for m in manifests if m["kind"] == "RoleBinding")
@@ -129,11 +129,11 @@ def test_experiments_and_rbac_are_rewritten_into_the_namespace() -> None:
 )
 def test_bad_options_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        WorldOptions(**bad)
+        LabOptions(**bad)
 
 
 @pytest.mark.parametrize("options", OPTIONS)
-def test_seed_creates_everything_in_a_real_store(options: WorldOptions) -> None:
+def test_seed_creates_everything_in_a_real_store(options: LabOptions) -> None:
     store = Store(registry_for(options))
     created = world.seed(store, options)
     kinds = [obj["kind"] for obj in created]
@@ -142,7 +142,7 @@ def test_seed_creates_everything_in_a_real_store(options: WorldOptions) -> None:
 
 
 def test_pods_are_owned_by_replicasets_owned_by_deployments() -> None:
-    options = WorldOptions(ratings_replicas=3)
+    options = LabOptions(ratings_replicas=3)
     store = Store(registry_for(options))
     world.seed(store, options)
     pods, _ = store.list("v1/pods", "bookinfo", label_selector="app=ratings")
@@ -169,8 +169,8 @@ def test_pods_are_owned_by_replicasets_owned_by_deployments() -> None:
 def test_seeding_is_deterministic_for_a_seed() -> None:
     names = []
     for _ in range(2):
-        store = Store(registry_for(WorldOptions()))
-        world.seed(store, WorldOptions(seed=5))
+        store = Store(registry_for(LabOptions()))
+        world.seed(store, LabOptions(seed=5))
         pods, _ = store.list("v1/pods", "bookinfo")
         names.append(sorted(p["metadata"]["name"] for p in pods))
     assert names[0] == names[1]
@@ -179,7 +179,7 @@ def test_seeding_is_deterministic_for_a_seed() -> None:
 @pytest.fixture
 def api() -> Iterator[client.ApiClient]:
     with ApiServerThread() as server:
-        server.call(world.seed, server.store, WorldOptions())
+        server.call(world.seed, server.store, LabOptions())
         configuration = client.Configuration(host=server.url)
         with client.ApiClient(configuration) as api_client:
             yield api_client

@@ -4,16 +4,18 @@ exactly as a user's cluster would be."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.faults import RecordingFaultSink
-from chaoslitmus.lab.litmus_operator import LitmusOperator
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab import (
+    ApiServerThread,
+    ControlPlane,
+    LabOptions,
+    RecordingFaultSink,
+)
+from chaoslitmus.lab.bookinfo import world
 
 NS = world.NAMESPACE
 # Fast but not instant: runner/experiment pods "start" after this long.
@@ -21,10 +23,17 @@ STARTUP_S = 0.2
 
 
 @dataclass
-class Lab:
-    server: ApiServerThread
+class LitmusRig:
+    """The lab's control plane as these tests reach it: a kubeconfig, and
+    direct reads of the store to check what the activities did."""
+
+    plane: ControlPlane
     sink: RecordingFaultSink
     kubeconfig: str
+
+    @property
+    def server(self) -> ApiServerThread:
+        return self.plane.server
 
     def objects(self, key: str, namespace: str = NS) -> list[dict]:
         items, _ = self.server.call(self.server.store.list, key, namespace)
@@ -37,31 +46,18 @@ class Lab:
         return self.server.call(self.server.store.get, key, namespace, name)
 
 
-def start_lab(
-    tmp_path,
-    options: world.WorldOptions | None = None,
-    operator_args: dict | None = None,
-    **server_args,
-) -> Lab:
+def start_lab(tmp_path, options: LabOptions | None = None) -> LitmusRig:
+    options = options or LabOptions(
+        litmus_startup_s=STARTUP_S, litmus_inject_delay_s=0.2
+    )
     sink = RecordingFaultSink()
-
-    def operator(store):
-        return LitmusOperator(
-            store,
-            startup_s=STARTUP_S,
-            fault_sink=sink,
-            rng=random.Random(7),
-            **(operator_args or {}),
-        ).run()
-
-    server = ApiServerThread(controllers=[operator], **server_args).start()
-    server.call(world.seed, server.store, options or world.WorldOptions())
-    path = write_kubeconfig(tmp_path / "kubeconfig", server.url)
-    return Lab(server, sink, str(path))
+    plane = ControlPlane(options, fault_sink=sink, operator_seed=7).start()
+    path = plane.write_kubeconfig(tmp_path / "kubeconfig")
+    return LitmusRig(plane, sink, str(path))
 
 
 @pytest.fixture(scope="module")
-def module_lab(tmp_path_factory) -> Iterator[Lab]:
+def module_lab(tmp_path_factory) -> Iterator[LitmusRig]:
     lab = start_lab(tmp_path_factory.mktemp("lab"))
     try:
         yield lab
@@ -70,7 +66,7 @@ def module_lab(tmp_path_factory) -> Iterator[Lab]:
 
 
 @pytest.fixture
-def lab(module_lab, monkeypatch) -> Lab:
+def lab(module_lab, monkeypatch) -> LitmusRig:
     """The shared lab, with KUBECONFIG pointing at it for this test."""
     monkeypatch.setenv("KUBECONFIG", module_lab.kubeconfig)
     monkeypatch.delenv("KUBERNETES_CONTEXT", raising=False)
@@ -78,7 +74,7 @@ def lab(module_lab, monkeypatch) -> Lab:
 
 
 @pytest.fixture
-def fresh_lab(tmp_path, monkeypatch) -> Iterator[Lab]:
+def fresh_lab(tmp_path, monkeypatch) -> Iterator[LitmusRig]:
     """A lab of its own, for tests that break the world (CRDs, accounts...)."""
     lab = start_lab(tmp_path)
     monkeypatch.setenv("KUBECONFIG", lab.kubeconfig)

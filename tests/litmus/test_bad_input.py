@@ -9,7 +9,7 @@ import threading
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.lab.runner import write_kubeconfig
+from chaoslitmus.lab import write_kubeconfig
 from chaoslitmus.litmus import actions
 
 from .conftest import NS

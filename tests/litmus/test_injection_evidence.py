@@ -8,7 +8,8 @@ import time
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.lab import world
+from chaoslitmus.lab import LabOptions
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus import actions, manifests
 
 from .conftest import NS, start_lab
@@ -22,7 +23,7 @@ ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
 def slow_lab(tmp_path_factory):
     lab = start_lab(
         tmp_path_factory.mktemp("lab"),
-        operator_args={"inject_delay_s": INJECT_DELAY_S},
+        LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=INJECT_DELAY_S),
     )
     try:
         yield lab
@@ -138,11 +139,7 @@ def test_no_injection_within_the_timeout_says_so(lab):
 
 
 def test_litmus_1x_falls_back_to_the_runner_state(tmp_path, monkeypatch):
-    lab = start_lab(
-        tmp_path,
-        world.WorldOptions(litmus="1.x"),
-        operator_args={"litmus_version": "1.x"},
-    )
+    lab = start_lab(tmp_path, LabOptions(litmus="1.x", litmus_startup_s=0.2))
     monkeypatch.setenv("KUBECONFIG", lab.kubeconfig)
     try:
         launched = launch(litmus_version="1", duration_s=1)

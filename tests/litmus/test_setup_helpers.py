@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chaoslitmus.lab import world
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus import actions
 
 from .conftest import NS

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
-from chaoslitmus.lab.schemas import default_crd_files
+from chaoslitmus.lab import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab.kube.schemas import default_crd_files
 
 from . import samples
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "chaoslitmus" / "lab" / "crds"
+CRD_DIR = Path(__file__).resolve().parents[2] / "chaoslitmus" / "lab" / "kube" / "crds"
 _names = itertools.count(1)
 
 V1BETA2 = "appmesh.k8s.aws/v1beta2"

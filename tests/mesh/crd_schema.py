@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-CRDS = Path(__file__).resolve().parents[2] / "chaoslitmus" / "lab" / "crds"
+CRDS = Path(__file__).resolve().parents[2] / "chaoslitmus" / "lab" / "kube" / "crds"
 
 
 @cache

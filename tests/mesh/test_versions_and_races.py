@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.lab.runner import ApiServerThread
-from chaoslitmus.lab.schemas import default_crd_files
+from chaoslitmus.lab import ApiServerThread
+from chaoslitmus.lab.kube.schemas import default_crd_files
 from chaoslitmus.mesh.actions import restore_retry_policy, set_retry_policy
 from chaoslitmus.mesh.cluster import CONFLICT_ATTEMPTS
 from chaoslitmus.mesh.probes import get_retry_policy

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chaoslitmus.lab import world
+from chaoslitmus.lab.bookinfo import world
 
 NS = world.NAMESPACE
 

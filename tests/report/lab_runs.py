@@ -9,7 +9,6 @@ journals written with chaostoolkit's encoder.
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,11 @@ from chaoslib.experiment import run_experiment
 from chaoslib.log import encoder
 from kubernetes.config import kube_config
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.litmus_operator import LitmusOperator
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab import (
+    ControlPlane,
+    LabOptions,
+    write_kubeconfig,
+)
 
 from .experiments import Scale, broken_experiment, story_experiment
 from .story import StoryServer
@@ -50,15 +51,11 @@ def write_journal(folder: Path, name: str, journal: dict[str, Any]) -> Path:
 def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
     """Both story experiments and the broken one, on a fresh lab."""
 
-    def operator(store):  # noqa: ANN001, ANN202
-        return LitmusOperator(
-            store, startup_s=0.2, fault_sink=story, rng=random.Random(7)
-        ).run()
-
-    server = ApiServerThread(controllers=[operator]).start()
+    options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0.2)
+    control = ControlPlane(options, fault_sink=story, operator_seed=7).start()
+    server = control.server
     patch = pytest.MonkeyPatch()
     try:
-        server.call(world.seed, server.store, world.WorldOptions())
         kubeconfig = write_kubeconfig(folder / "kubeconfig", server.url)
         patch.setenv("KUBECONFIG", str(kubeconfig))
         patch.delenv("KUBERNETES_CONTEXT", raising=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 import shutil
 import ssl
 import subprocess
@@ -17,10 +16,14 @@ from typing import Any
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.apiserver import Authorizer
-from chaoslitmus.lab.litmus_operator import LitmusOperator
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
+from chaoslitmus.lab import (
+    ApiServerThread,
+    Authorizer,
+    ControlPlane,
+    LabOptions,
+    write_kubeconfig,
+)
+from chaoslitmus.lab.bookinfo import world
 
 from .faultproxy import FaultProxy
 
@@ -39,8 +42,14 @@ _namespaces = itertools.count(1)
 
 
 @dataclass
-class Lab:
-    server: ApiServerThread
+class ResilienceRig:
+    """The lab's control plane, with store shortcuts for the checks."""
+
+    plane: ControlPlane
+
+    @property
+    def server(self) -> ApiServerThread:
+        return self.plane.server
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.server.call(fn, *args)
@@ -68,15 +77,14 @@ class Lab:
         return self.get(ROUTERS, world.RATINGS_ROUTER, namespace)
 
 
-def start_lab(token: str | None = None, authorizer: Authorizer | None = None) -> Lab:
-    def operator(store):
-        return LitmusOperator(store, startup_s=STARTUP_S, rng=random.Random(7)).run()
-
-    server = ApiServerThread(
-        controllers=[operator], token=token, authorizer=authorizer
+def start_lab(
+    token: str | None = None, authorizer: Authorizer | None = None
+) -> ResilienceRig:
+    options = LabOptions(litmus_startup_s=STARTUP_S, litmus_inject_delay_s=0.2)
+    plane = ControlPlane(
+        options, operator_seed=7, token=token, authorizer=authorizer
     ).start()
-    server.call(world.seed, server.store, world.WorldOptions())
-    return Lab(server)
+    return ResilienceRig(plane)
 
 
 def point_at(
@@ -97,7 +105,7 @@ def point_at(
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
+def lab() -> Iterator[ResilienceRig]:
     lab = start_lab()
     try:
         yield lab
@@ -110,7 +118,7 @@ ProxyFactory = Callable[..., FaultProxy]
 
 @pytest.fixture
 def faults(
-    lab: Lab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    lab: ResilienceRig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[ProxyFactory]:
     """Start a fault proxy in front of the lab and point KUBECONFIG at it.
 

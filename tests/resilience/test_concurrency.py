@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -28,12 +27,15 @@ from typing import Any
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.faults import RecordingFaultSink
-from chaoslitmus.lab.lab import Lab, LabOptions
-from chaoslitmus.lab.litmus_operator import LitmusOperator
-from chaoslitmus.lab.runner import ApiServerThread, write_kubeconfig
-from chaoslitmus.lab.store import ApiError
+from chaoslitmus.lab import (
+    ApiError,
+    ApiServerThread,
+    ControlPlane,
+    Lab,
+    LabOptions,
+    RecordingFaultSink,
+)
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.litmus.status import result_summary
 
@@ -199,22 +201,11 @@ def control_plane(
     """API server + Litmus operator, the world in two namespaces (different
     seeds, so pod names differ and a cross-namespace mix-up is visible)."""
     sink = RecordingFaultSink()
-
-    def operator(store):
-        return LitmusOperator(
-            store, startup_s=0.2, fault_sink=sink, rng=random.Random(23)
-        ).run()
-
-    server = ApiServerThread(controllers=[operator]).start()
-    try:
-        server.call(world.seed, server.store, world.WorldOptions())
-        server.call(
-            world.seed, server.store, world.WorldOptions(namespace=EAST, seed=1)
-        )
+    options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0.2)
+    with ControlPlane(options, fault_sink=sink, operator_seed=23) as control:
+        control.seed(LabOptions(namespace=EAST, seed=1))
         path = tmp_path_factory.mktemp("control-plane") / "kubeconfig"
-        yield server, sink, str(write_kubeconfig(path, server.url))
-    finally:
-        server.stop()
+        yield control.server, sink, str(control.write_kubeconfig(path))
 
 
 @pytest.fixture

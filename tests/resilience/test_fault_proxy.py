@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from chaoslitmus.lab import world
+from chaoslitmus.lab.bookinfo import world
 
 from .faultproxy import FaultProxy
 

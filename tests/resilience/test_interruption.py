@@ -43,9 +43,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.lab import Lab, LabOptions
-from chaoslitmus.lab.store import ApiError
+from chaoslitmus.lab import ApiError, Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus.status import result_summary, runs_recorded
 
 ROOT = Path(__file__).resolve().parents[2]

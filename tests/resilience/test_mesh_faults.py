@@ -13,7 +13,7 @@ import json
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.lab import world
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.mesh.actions import restore_retry_policy, set_retry_policy
 from chaoslitmus.mesh.snapshot import ORIGINAL_FIELD, ORIGINAL_ROUTES
 

@@ -1,7 +1,7 @@
 """The RBAC helper grants what the experiment needs, and nothing more.
 
 Compared with Litmus' published RBAC for pod-network-latency (3.x), the
-reference manifest shipped in chaoslitmus/lab/manifests.
+reference manifest shipped in chaoslitmus/lab/litmus/manifests.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ REFERENCE = (
     Path(__file__).resolve().parents[2]
     / "chaoslitmus"
     / "lab"
+    / "litmus"
     / "manifests"
     / "pod-network-latency-rbac-3.x.yaml"
 )

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.lab import world
+from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus import actions, probes
 from chaoslitmus.mesh.actions import restore_retry_policy, set_retry_policy
 
-from .conftest import NS, STORY, Lab, point_at, start_lab
+from .conftest import NS, STORY, ResilienceRig, point_at, start_lab
 from .faultproxy import FaultProxy
 
 TOKEN = "s3cr3t-lab-token-5d1e0c7a9b"
@@ -45,7 +45,7 @@ def authorizer(verb, rtype, namespace, name) -> bool:
 
 
 @pytest.fixture(scope="module")
-def guarded() -> Iterator[Lab]:
+def guarded() -> Iterator[ResilienceRig]:
     lab = start_lab(token=TOKEN, authorizer=authorizer)
     try:
         yield lab

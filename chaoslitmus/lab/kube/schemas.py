@@ -20,11 +20,14 @@ import yaml
 from jsonschema import Draft7Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from .resources import ResourceType
+from .resources import (
+    UNPRUNED_VERSIONS_ANNOTATION,
+    ResourceType,
+    unpruned_versions,
+)
 
 __all__ = [
     "CRD_DIR",
-    "UNPRUNED_VERSIONS_ANNOTATION",
     "crd_to_v1",
     "crd_status",
     "default_crd_files",
@@ -32,16 +35,11 @@ __all__ = [
     "merge_crds",
     "prune",
     "read_crd_documents",
-    "resource_types_from_crd",
     "validate",
     "validate_crd",
 ]
 
 CRD_DIR = Path(__file__).resolve().parent / "crds"
-
-# A merged CRD can hold versions from a legacy apiextensions v1beta1 file that
-# never pruned; this annotation keeps that per-version fact on the v1 object.
-UNPRUNED_VERSIONS_ANNOTATION = "lab.chaoslitmus.io/unpruned-versions"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -193,7 +191,7 @@ def _merge_pair(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]
     if base["spec"]["names"]["kind"] != extra["spec"]["names"]["kind"]:
         raise ValueError(f"CRD {base['metadata']['name']}: kind differs between files")
     known = {v["name"] for v in base["spec"]["versions"]}
-    unpruned = _unpruned_versions(base)
+    unpruned = unpruned_versions(base)
     for version in extra["spec"]["versions"]:
         if version["name"] in known:
             continue
@@ -206,12 +204,6 @@ def _merge_pair(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]
         annotations = base["metadata"].setdefault("annotations", {})
         annotations[UNPRUNED_VERSIONS_ANNOTATION] = ",".join(sorted(unpruned))
     return base
-
-
-def _unpruned_versions(crd: dict[str, Any]) -> set[str]:
-    annotations = crd.get("metadata", {}).get("annotations") or {}
-    raw = annotations.get(UNPRUNED_VERSIONS_ANNOTATION, "")
-    return {part for part in raw.split(",") if part}
 
 
 # -- CRD objects ----------------------------------------------------------------
@@ -302,39 +294,6 @@ def crd_status(crd: dict[str, Any]) -> dict[str, Any]:
         ],
         "storedVersions": stored,
     }
-
-
-def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
-    """One ResourceType per served version of a v1 CRD object."""
-    spec = crd["spec"]
-    names = spec["names"]
-    unpruned = _unpruned_versions(crd)
-    types = []
-    for version in spec["versions"]:
-        if not version.get("served", True):
-            continue
-        schema = (version.get("schema") or {}).get("openAPIV3Schema")
-        subresources = version.get("subresources") or {}
-        types.append(
-            ResourceType(
-                group=spec["group"],
-                version=version["name"],
-                plural=names["plural"],
-                kind=names["kind"],
-                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                singular=names.get("singular") or names["kind"].lower(),
-                short_names=tuple(names.get("shortNames") or ()),
-                list_kind=names.get("listKind") or f"{names['kind']}List",
-                has_status_subresource="status" in subresources,
-                schema=schema,
-                categories=tuple(names.get("categories") or ()),
-                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
-                prune=not spec.get("preserveUnknownFields", False)
-                and version["name"] not in unpruned,
-                crd_name=crd["metadata"]["name"],
-            )
-        )
-    return types
 
 
 # -- schema translation ---------------------------------------------------------

@@ -10,17 +10,24 @@ resume from a resourceVersion, or get 410 Expired like a real apiserver.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 import threading
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import schemas
+from .errors import (
+    ApiError,
+    bad_request,
+    conflict,
+    invalid,
+    not_found,
+    unknown_resource,
+)
+from .lifecycle import Lifecycle
 from .objectmeta import metadata_causes
+from .objects import clone, now, present
 from .patches import (
     PatchError,
     apply_json_patch,
@@ -35,14 +42,12 @@ from .selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from .watchlog import CLOSE, EVENT_LOG_SIZE, Watcher, WatchEvent, WatchLog
 
+# ApiError and WatchEvent are re-exported: callers of the store catch and read them.
 __all__ = ["ApiError", "Store", "WatchEvent"]
 
-WatchEvent = tuple[str, dict[str, Any]]
-
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-EVENT_LOG_SIZE = 10_000
-WATCH_QUEUE_LIMIT = 100_000
 
 _OBJECT_META_KEYS = frozenset(
     {
@@ -70,172 +75,15 @@ _SERVER_META_KEYS = (
     "deletionGracePeriodSeconds",
     "generation",
 )
-_CONFLICT_MESSAGE = (
-    "the object has been modified; please apply your changes to the latest "
-    "version and try again"
-)
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
-class ApiError(Exception):
-    """A failed API call, carrying what a Kubernetes Status object says."""
+class Store(Lifecycle):
+    """Kubernetes objects in memory: CRUD, patches, finalizers, watches.
 
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        message: str,
-        causes: list[dict[str, Any]] | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.causes = list(causes or [])
-        self.details = dict(details or {})
-
-    def to_status(self, kind: str | None = None, name: str | None = None) -> dict:
-        """The Status body a real apiserver sends for this error."""
-        details = {k: v for k, v in self.details.items() if v not in ("", None)}
-        if name is not None:
-            details.setdefault("name", name)
-        if kind is not None:
-            details.setdefault("kind", kind)
-        if self.causes:
-            details["causes"] = self.causes
-        status: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-        }
-        if self.reason:
-            status["reason"] = self.reason
-        if details:
-            status["details"] = details
-        status["code"] = self.status
-        return status
-
-    def __repr__(self) -> str:
-        return f"ApiError({self.status}, {self.reason!r}, {self.message!r})"
-
-
-# -- error constructors, worded like the apiserver -------------------------------------
-def not_found(rtype: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        f'{rtype.group_resource} "{name}" not found',
-        details={"name": name, "group": rtype.group, "kind": rtype.plural},
-    )
-
-
-def unknown_resource() -> ApiError:
-    return ApiError(404, "NotFound", "the server could not find the requested resource")
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "BadRequest", message)
-
-
-def invalid(rtype: ResourceType, name: str, causes: list[dict[str, Any]]) -> ApiError:
-    parts = [
-        f"{c['field']}: {c['message']}" if c.get("field") else c["message"]
-        for c in causes
-    ]
-    summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return ApiError(
-        422,
-        "Invalid",
-        f'{rtype.group_kind} "{name}" is invalid: {summary}',
-        causes,
-        details={"name": name, "group": rtype.group, "kind": rtype.kind},
-    )
-
-
-def conflict(rtype: ResourceType, name: str, why: str = _CONFLICT_MESSAGE) -> ApiError:
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {rtype.group_resource} "{name}": {why}',
-        details={"name": name, "group": rtype.group, "kind": rtype.plural},
-    )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _clone(value: Any) -> Any:
-    """Deep copy of JSON-like data; several times faster than copy.deepcopy."""
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clone(v) for v in value]
-    return value
-
-
-# -- watches ---------------------------------------------------------------------
-_CLOSE = object()
-
-
-@dataclass(eq=False)
-class Watcher:
-    """One open watch: its filters and the queue the store feeds."""
-
-    bucket: str
-    rtype: ResourceType
-    namespace: str | None
-    labels: LabelSelector
-    fields: FieldSelector
-    loop: asyncio.AbstractEventLoop
-    thread_id: int
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-    closed: bool = False
-
-    def visible(self, event_type: str, obj: dict, old: dict | None) -> str | None:
-        """The event type this watcher sees, or None (selectors as in k8s)."""
-        now = self._matches(obj)
-        if event_type != "MODIFIED":
-            return event_type if now else None
-        before = old is not None and self._matches(old)
-        if now and before:
-            return "MODIFIED"
-        if now:
-            return "ADDED"
-        return "DELETED" if before else None
-
-    def _matches(self, obj: dict) -> bool:
-        meta = obj.get("metadata") or {}
-        if self.namespace is not None and meta.get("namespace") != self.namespace:
-            return False
-        return self.labels.matches(meta.get("labels")) and self.fields.matches(obj)
-
-    def push(self, item: Any) -> None:
-        if self.closed:
-            return
-        if item is _CLOSE:
-            self.closed = True
-        elif self.queue.qsize() >= WATCH_QUEUE_LIMIT:
-            self.closed, item = True, _CLOSE  # too slow: end it, the client re-watches
-        if threading.get_ident() == self.thread_id:
-            self.queue.put_nowait(item)
-        else:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-
-
-@dataclass(frozen=True)
-class _Event:
-    rv: int
-    type: str
-    obj: dict[str, Any]
-    old: dict[str, Any] | None
-
-
-class Store:
-    """Kubernetes objects in memory: CRUD, patches, finalizers, watches."""
+    Deletion and garbage collection live in `lifecycle.py`, the event log
+    and watchers in `watchlog.py`.
+    """
 
     def __init__(
         self,
@@ -252,11 +100,8 @@ class Store:
         self._rv = 0
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
-        self._log_size = event_log_size
         self._buckets: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
-        self._logs: dict[str, deque[_Event]] = {}
-        self._log_floor: dict[str, int] = {}
-        self._watchers: dict[str, set[Watcher]] = {}
+        self._watch_log = WatchLog(event_log_size)
         self._uids: dict[str, tuple[str, str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
         self._emptying: set[str] = set()
@@ -294,14 +139,6 @@ class Store:
             raise not_found(rtype, name)
         return obj
 
-    @staticmethod
-    def _present(obj: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
-        out = {"apiVersion": rtype.api_version, "kind": rtype.kind}
-        for key, value in obj.items():
-            if key not in out:
-                out[key] = _clone(value)
-        return out
-
     def _next_rv(self) -> str:
         self._rv += 1
         return str(self._rv)
@@ -313,7 +150,7 @@ class Store:
         """A deep copy of one object; ApiError 404 if it does not exist."""
         with self._lock:
             rtype = self._type(resource)
-            return self._present(
+            return present(
                 self._stored(rtype, self._scope(rtype, namespace), name), rtype
             )
 
@@ -361,7 +198,7 @@ class Store:
                     if labels.matches(meta.get("labels")) and fields.matches(obj):
                         if limit is not None and len(items) >= limit:
                             return items, str(self._rv), last
-                        items.append(self._present(obj, rtype))
+                        items.append(present(obj, rtype))
                         last = f"{ns}/{name}"
             return items, str(self._rv), None
 
@@ -423,16 +260,16 @@ class Store:
                     details={"name": name, "group": rtype.group, "kind": rtype.plural},
                 )
             meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = _now()
+            meta["creationTimestamp"] = now()
             meta["generation"] = 1
             self._defaults_on_create(rtype, body)
             if dry_run:
-                return self._present(body, rtype)
+                return present(body, rtype)
             meta["resourceVersion"] = self._next_rv()
             self._put(rtype, ns, name, body, None, "ADDED")
             if rtype.key == CRD_KEY:
-                self.registry.add_crd(_clone(body))
-            return self._present(body, rtype)
+                self.registry.add_crd(clone(body))
+            return present(body, rtype)
 
     def _generate_name(self, rtype: ResourceType, ns: str, prefix: str) -> str:
         existing = self._bucket(rtype).get(ns, {})
@@ -451,9 +288,9 @@ class Store:
 
     def _install_crd_object(self, crd_type: ResourceType, crd: dict) -> None:
         """Store a CRD the registry already serves (loaded from files)."""
-        body = _clone(crd)
+        body = clone(crd)
         meta = body.setdefault("metadata", {})
-        meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=now(), generation=1)
         body["apiVersion"], body["kind"] = crd_type.api_version, crd_type.kind
         body["status"] = schemas.crd_status(body)
         meta["resourceVersion"] = self._next_rv()
@@ -492,7 +329,7 @@ class Store:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type {rtype.kind})"
             )
-        body = _clone(obj)
+        body = clone(obj)
         api_version, kind = body.get("apiVersion"), body.get("kind")
         if api_version and api_version != rtype.api_version:
             raise bad_request(
@@ -679,7 +516,7 @@ class Store:
             ns = self._scope(rtype, namespace)
             current = self._stored(rtype, ns, name)
             body, unknown = self._normalise_body(
-                rtype, compute(self._present(current, rtype))
+                rtype, compute(present(current, rtype))
             )
             meta = body["metadata"]
             if meta.get("name", name) != name:
@@ -709,25 +546,25 @@ class Store:
                 new["metadata"]["generation"] = cur_meta.get("generation", 1) + 1
             same = _without_rv(new) == _without_rv(current)
             if dry_run or same:
-                return self._present(new if dry_run else current, rtype)
+                return present(new if dry_run else current, rtype)
             new["metadata"]["resourceVersion"] = self._next_rv()
             if new["metadata"].get("deletionTimestamp") and not new["metadata"].get(
                 "finalizers"
             ):
                 self._remove(rtype, ns, name, new, orphan=False)
-                return self._present(new, rtype)
+                return present(new, rtype)
             self._put(rtype, ns, name, new, current, "MODIFIED")
             if rtype.key == CRD_KEY:
                 new["status"] = schemas.crd_status(new)
-                self.registry.add_crd(_clone(new))
-            return self._present(new, rtype)
+                self.registry.add_crd(clone(new))
+            return present(new, rtype)
 
     @staticmethod
     def _merge_update(
         rtype: ResourceType, current: dict, body: dict, subresource: str | None
     ) -> dict:
         if subresource == "status":
-            new = _clone(current)
+            new = clone(current)
             if "status" in body:
                 new["status"] = body["status"]
             else:
@@ -748,211 +585,10 @@ class Store:
         meta["resourceVersion"] = cur_meta["resourceVersion"]
         if rtype.has_status_subresource:
             if "status" in current:
-                new["status"] = _clone(current["status"])
+                new["status"] = clone(current["status"])
             else:
                 new.pop("status", None)
         return new
-
-    # -- delete ---------------------------------------------------------------------
-    def delete(
-        self,
-        resource: ResourceType | str,
-        namespace: str | None,
-        name: str,
-        grace_period_s: int | None = None,
-        *,
-        propagation_policy: str | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
-    ) -> dict:
-        """Delete; with finalizers only mark it (deletionTimestamp) until they go."""
-        obj, _pending = self.delete_ex(
-            resource,
-            namespace,
-            name,
-            grace_period_s,
-            propagation_policy=propagation_policy,
-            preconditions=preconditions,
-            dry_run=dry_run,
-        )
-        return obj
-
-    def delete_ex(
-        self,
-        resource: ResourceType | str,
-        namespace: str | None,
-        name: str,
-        grace_period_s: int | None = None,
-        *,
-        propagation_policy: str | None = None,
-        preconditions: dict[str, str] | None = None,
-        dry_run: bool = False,
-    ) -> tuple[dict, bool]:
-        """Like delete, also saying whether the object is still there (pending)."""
-        with self._lock:
-            rtype = self._type(resource)
-            ns = self._scope(rtype, namespace)
-            current = self._stored(rtype, ns, name)
-            meta = current["metadata"]
-            wanted = preconditions or {}
-            if wanted.get("uid") and wanted["uid"] != meta["uid"]:
-                raise conflict(
-                    rtype,
-                    name,
-                    f"Precondition failed: UID in precondition: {wanted['uid']}, "
-                    f"UID in object meta: {meta['uid']}",
-                )
-            if wanted.get("resourceVersion") and (
-                wanted["resourceVersion"] != meta["resourceVersion"]
-            ):
-                raise conflict(
-                    rtype,
-                    name,
-                    "Precondition failed: ResourceVersion in precondition: "
-                    f"{wanted['resourceVersion']}, ResourceVersion in object meta: "
-                    f"{meta['resourceVersion']}",
-                )
-            is_namespace = rtype.key == NAMESPACE_KEY
-            if not meta.get("finalizers") and not is_namespace:
-                if dry_run:
-                    return self._present(current, rtype), False
-                gone = _clone(current)
-                gone["metadata"]["resourceVersion"] = self._next_rv()
-                self._remove(
-                    rtype, ns, name, gone, orphan=propagation_policy == "Orphan"
-                )
-                return self._present(gone, rtype), False
-            if meta.get("deletionTimestamp") or dry_run:
-                return self._present(current, rtype), True
-            marked = _clone(current)
-            marked["metadata"]["deletionTimestamp"] = _now()
-            marked["metadata"]["deletionGracePeriodSeconds"] = grace_period_s or 0
-            marked["metadata"]["generation"] = meta.get("generation", 1) + 1
-            if is_namespace:
-                marked["status"] = {"phase": "Terminating"}
-            marked["metadata"]["resourceVersion"] = self._next_rv()
-            self._put(rtype, ns, name, marked, current, "MODIFIED")
-            if is_namespace:
-                self._empty_namespace(name)
-                final = self._maybe_drop_namespace(name)
-                if final is not None:
-                    return self._present(final, rtype), False
-            return self._present(marked, rtype), True
-
-    def _empty_namespace(self, ns: str) -> None:
-        """Delete what a terminating namespace holds (finalizers still apply)."""
-        self._emptying.add(ns)
-        try:
-            for rtype in list(self.registry):
-                if not rtype.namespaced:
-                    continue
-                bucket = self._buckets.get(rtype.group_resource, {})
-                for name in sorted(bucket.get(ns, {})):
-                    obj = bucket.get(ns, {}).get(name)
-                    if obj is not None and not obj["metadata"].get("deletionTimestamp"):
-                        self.delete_ex(rtype, ns, name)
-        finally:
-            self._emptying.discard(ns)
-
-    def _maybe_drop_namespace(self, ns: str) -> dict | None:
-        """Remove a terminating namespace once it is empty; its final state."""
-        namespaces = self._buckets.get("namespaces", {}).get("", {})
-        namespace = namespaces.get(ns)
-        if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
-            return None
-        if ns in self._emptying or any(b.get(ns) for b in self._buckets.values()):
-            return None
-        gone = _clone(namespace)
-        gone["metadata"]["resourceVersion"] = self._next_rv()
-        self._remove(self._type(NAMESPACE_KEY), "", ns, gone, orphan=True)
-        return gone
-
-    # -- commit and notify ---------------------------------------------------------
-
-    def _put(
-        self,
-        rtype: ResourceType,
-        ns: str,
-        name: str,
-        obj: dict,
-        old: dict | None,
-        event_type: str,
-    ) -> None:
-        self._bucket(rtype).setdefault(ns, {})[name] = obj
-        uid = obj["metadata"]["uid"]
-        where = (rtype.group_resource, ns, name)
-        self._uids[uid] = where
-        old_owners = _owner_uids(old) if old else set()
-        new_owners = _owner_uids(obj)
-        for owner in old_owners - new_owners:
-            self._dependents.get(owner, set()).discard(where)
-        for owner in new_owners - old_owners:
-            self._dependents.setdefault(owner, set()).add(where)
-        self._record(rtype.group_resource, event_type, obj, old)
-
-    def _remove(
-        self, rtype: ResourceType, ns: str, name: str, final: dict, orphan: bool
-    ) -> None:
-        """Drop an object for good: DELETED event, CRD cleanup, garbage collection."""
-        bucket = self._bucket(rtype)
-        old = bucket.get(ns, {}).pop(name, None)
-        if ns in bucket and not bucket[ns]:
-            del bucket[ns]
-        uid = final["metadata"]["uid"]
-        self._uids.pop(uid, None)
-        for owner in _owner_uids(final):
-            self._dependents.get(owner, set()).discard((rtype.group_resource, ns, name))
-        self._record(rtype.group_resource, "DELETED", final, old)
-        if rtype.key == CRD_KEY:
-            self._drop_crd(final)
-        dependents = self._dependents.pop(uid, set())
-        if not orphan:
-            self._collect(dependents)
-        if ns and rtype.key != NAMESPACE_KEY:
-            self._maybe_drop_namespace(ns)
-
-    def _collect(self, dependents: set[tuple[str, str, str]]) -> None:
-        """Garbage-collect dependents whose owners are all gone (background policy)."""
-        for group_resource, ns, name in sorted(dependents):
-            obj = self._buckets.get(group_resource, {}).get(ns, {}).get(name)
-            if obj is None or any(uid in self._uids for uid in _owner_uids(obj)):
-                continue
-            rtype = next(
-                (t for t in self.registry if t.group_resource == group_resource), None
-            )
-            if rtype is not None:
-                self.delete_ex(rtype, ns or None, name)
-
-    def _drop_crd(self, crd: dict) -> None:
-        removed = self.registry.remove_crd(crd["metadata"]["name"])
-        if not removed:
-            return
-        rtype = removed[0]
-        bucket = self._buckets.pop(rtype.group_resource, {})
-        for _ns, objects in sorted(bucket.items()):
-            for _name, obj in sorted(objects.items()):
-                gone = _clone(obj)
-                gone["metadata"]["resourceVersion"] = self._next_rv()
-                self._uids.pop(obj["metadata"]["uid"], None)
-                self._record(rtype.group_resource, "DELETED", gone, obj)
-        for watcher in list(self._watchers.get(rtype.group_resource, ())):
-            watcher.push(_CLOSE)
-
-    def _record(
-        self, bucket: str, event_type: str, obj: dict, old: dict | None
-    ) -> None:
-        log = self._logs.get(bucket)
-        if log is None:
-            log = self._logs[bucket] = deque()
-            self._log_floor.setdefault(bucket, 0)
-        event = _Event(int(obj["metadata"]["resourceVersion"]), event_type, obj, old)
-        log.append(event)
-        if len(log) > self._log_size:
-            self._log_floor[bucket] = log.popleft().rv
-        for watcher in list(self._watchers.get(bucket, ())):
-            seen = watcher.visible(event_type, obj, old)
-            if seen is not None:
-                watcher.push((seen, self._present(obj, watcher.rtype)))
 
     # -- watch -----------------------------------------------------------------------
     def subscribe(
@@ -989,47 +625,23 @@ class Store:
                 )
                 initial = [("ADDED", item) for item in items]
             else:
-                initial = self._replay(watcher, resource_version)
-            self._watchers.setdefault(watcher.bucket, set()).add(watcher)
+                initial = self._watch_log.replay(watcher, resource_version)
+            self._watch_log.add(watcher)
             return watcher, initial
-
-    def _replay(self, watcher: Watcher, resource_version: str) -> list[WatchEvent]:
-        try:
-            since = int(resource_version)
-        except ValueError:
-            raise bad_request(
-                f'invalid resource version "{resource_version}"'
-            ) from None
-        floor = self._log_floor.get(watcher.bucket, 0)
-        if since < floor:
-            raise ApiError(
-                410, "Expired", f"too old resource version: {since} ({floor})"
-            )
-        events: list[WatchEvent] = []
-        for event in self._logs.get(watcher.bucket, ()):
-            if event.rv <= since:
-                continue
-            seen = watcher.visible(event.type, event.obj, event.old)
-            if seen is not None:
-                events.append((seen, self._present(event.obj, watcher.rtype)))
-        return events
 
     def unsubscribe(self, watcher: Watcher) -> None:
         with self._lock:
-            watcher.closed = True
-            self._watchers.get(watcher.bucket, set()).discard(watcher)
+            self._watch_log.remove(watcher)
 
     def watcher_count(self) -> int:
         """How many watches are open (tests wait on it instead of sleeping)."""
         with self._lock:
-            return sum(len(watchers) for watchers in self._watchers.values())
+            return self._watch_log.count()
 
     def close_watches(self) -> None:
         """End every open watch (server shutdown)."""
         with self._lock:
-            for watchers in self._watchers.values():
-                for watcher in list(watchers):
-                    watcher.push(_CLOSE)
+            self._watch_log.close()
 
     async def watch(
         self,
@@ -1048,7 +660,7 @@ class Store:
                 yield event
             while True:
                 item = await watcher.queue.get()
-                if item is _CLOSE:
+                if item is CLOSE:
                     return
                 yield item
         finally:
@@ -1057,15 +669,10 @@ class Store:
     @staticmethod
     def is_close(item: Any) -> bool:
         """True for the sentinel that ends a watcher's queue."""
-        return item is _CLOSE
+        return item is CLOSE
 
 
 # -- pure helpers ------------------------------------------------------------------
-def _owner_uids(obj: dict | None) -> set[str]:
-    refs = (obj or {}).get("metadata", {}).get("ownerReferences") or []
-    return {ref["uid"] for ref in refs if isinstance(ref, dict) and ref.get("uid")}
-
-
 def _without_rv(obj: dict) -> dict:
     meta = {k: v for k, v in obj["metadata"].items() if k != "resourceVersion"}
     return {**obj, "metadata": meta}

@@ -14,10 +14,18 @@ from typing import Any
 
 __all__ = [
     "BUILTIN_TYPES",
+    "UNPRUNED_VERSIONS_ANNOTATION",
     "ResourceRegistry",
     "ResourceType",
+    "resource_types_from_crd",
+    "unpruned_versions",
     "version_priority_key",
 ]
+
+
+# A merged CRD can hold versions from a legacy apiextensions v1beta1 file that
+# never pruned; this annotation keeps that per-version fact on the v1 object.
+UNPRUNED_VERSIONS_ANNOTATION = "lab.chaoslitmus.io/unpruned-versions"
 
 
 @dataclass(frozen=True)
@@ -222,8 +230,6 @@ class ResourceRegistry:
     # -- CRDs ---------------------------------------------------------------
     def add_crd(self, crd: dict[str, Any]) -> list[ResourceType]:
         """Serve (or re-serve) the versions a v1 CRD object declares."""
-        from .schemas import resource_types_from_crd
-
         name = crd["metadata"]["name"]
         self.remove_crd(name)
         types = resource_types_from_crd(crd)
@@ -283,3 +289,43 @@ class ResourceRegistry:
     def storage_group_resource(self, rtype: ResourceType) -> str:
         """All versions of one group/plural share storage, as in Kubernetes."""
         return rtype.group_resource
+
+
+def unpruned_versions(crd: dict[str, Any]) -> set[str]:
+    """The versions a merged CRD keeps unpruned (legacy v1beta1 files)."""
+    annotations = crd.get("metadata", {}).get("annotations") or {}
+    raw = annotations.get(UNPRUNED_VERSIONS_ANNOTATION, "")
+    return {part for part in raw.split(",") if part}
+
+
+def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
+    """One ResourceType per served version of a v1 CRD object."""
+    spec = crd["spec"]
+    names = spec["names"]
+    unpruned = unpruned_versions(crd)
+    types = []
+    for version in spec["versions"]:
+        if not version.get("served", True):
+            continue
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        subresources = version.get("subresources") or {}
+        types.append(
+            ResourceType(
+                group=spec["group"],
+                version=version["name"],
+                plural=names["plural"],
+                kind=names["kind"],
+                namespaced=spec.get("scope", "Namespaced") == "Namespaced",
+                singular=names.get("singular") or names["kind"].lower(),
+                short_names=tuple(names.get("shortNames") or ()),
+                list_kind=names.get("listKind") or f"{names['kind']}List",
+                has_status_subresource="status" in subresources,
+                schema=schema,
+                categories=tuple(names.get("categories") or ()),
+                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
+                prune=not spec.get("preserveUnknownFields", False)
+                and version["name"] not in unpruned,
+                crd_name=crd["metadata"]["name"],
+            )
+        )
+    return types

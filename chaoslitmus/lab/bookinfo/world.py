@@ -16,17 +16,17 @@ import copy
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from chaoslitmus.lab.litmus_rules import CHAOS_ANNOTATION, owner_ref, pod_suffix
+from chaoslitmus.lab.litmus.rules import CHAOS_ANNOTATION, owner_ref, pod_suffix
+from chaoslitmus.lab.options import DEFAULT_NAMESPACE, LabOptions
 
 if TYPE_CHECKING:
-    from chaoslitmus.lab.store import Store
+    from chaoslitmus.lab.kube.store import Store
 
 __all__ = [
     "APPMESH_MESH_NAME",
@@ -47,13 +47,12 @@ __all__ = [
     "REVIEWS_DEPLOYMENT",
     "REVIEWS_SERVICE",
     "SERVICE_PORT",
-    "WorldOptions",
     "resource_key",
     "seed",
     "static_manifests",
 ]
 
-NAMESPACE = "bookinfo"
+NAMESPACE = DEFAULT_NAMESPACE
 SERVICE_PORT = 9080
 
 REVIEWS_APP = "reviews"
@@ -85,7 +84,8 @@ IMAGES = {
 NODE_NAME = "lab-node"
 DEFAULT_POD_IP = "127.0.0.1"
 
-_MANIFESTS = Path(__file__).parent / "manifests"
+# The Litmus reference manifests the world installs (engine, experiment, RBAC).
+_MANIFESTS = Path(__file__).resolve().parents[1] / "litmus" / "manifests"
 
 # kind -> (plural, namespaced), for the kinds the world creates.
 _KINDS: dict[str, tuple[str, bool]] = {
@@ -102,32 +102,6 @@ _KINDS: dict[str, tuple[str, bool]] = {
     "VirtualRouter": ("virtualrouters", True),
     "VirtualService": ("virtualservices", True),
 }
-
-
-@dataclass(frozen=True)
-class WorldOptions:
-    """Knobs of the lab world; defaults are the story's cluster."""
-
-    namespace: str = NAMESPACE
-    ratings_replicas: int = 2
-    reviews_replicas: int = 1
-    mesh: Literal["appmesh", "istio"] = "appmesh"
-    appmesh_api: Literal["v1beta2", "v1beta1"] = "v1beta2"
-    litmus: Literal["3.x", "1.x"] = "3.x"
-    pod_ip: str = DEFAULT_POD_IP
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.mesh not in ("appmesh", "istio"):
-            raise ValueError(f"mesh must be 'appmesh' or 'istio', not {self.mesh!r}")
-        if self.appmesh_api not in ("v1beta2", "v1beta1"):
-            raise ValueError(
-                f"appmesh_api must be 'v1beta2' or 'v1beta1', not {self.appmesh_api!r}"
-            )
-        if self.litmus not in ("3.x", "1.x"):
-            raise ValueError(f"litmus must be '3.x' or '1.x', not {self.litmus!r}")
-        if self.ratings_replicas < 1 or self.reviews_replicas < 1:
-            raise ValueError("replica counts must be at least 1")
 
 
 def resource_key(manifest: dict[str, Any]) -> str:
@@ -594,7 +568,14 @@ def istio_manifests(namespace: str) -> list[dict[str, Any]]:
     ]
 
 
-def mesh_manifests(options: WorldOptions) -> list[dict[str, Any]]:
+def mesh_object(options: LabOptions) -> str:
+    """The VirtualService that carries (or leads to) the ratings route."""
+    if options.mesh == "istio":
+        return ISTIO_VIRTUAL_SERVICE
+    return RATINGS_VIRTUAL_SERVICE
+
+
+def mesh_manifests(options: LabOptions) -> list[dict[str, Any]]:
     if options.mesh == "istio":
         return istio_manifests(options.namespace)
     if options.appmesh_api == "v1beta1":
@@ -605,9 +586,9 @@ def mesh_manifests(options: WorldOptions) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- world
 
 
-def static_manifests(options: WorldOptions | None = None) -> list[dict[str, Any]]:
+def static_manifests(options: LabOptions | None = None) -> list[dict[str, Any]]:
     """Everything that needs no server-assigned uid, in creation order."""
-    options = options or WorldOptions()
+    options = options or LabOptions()
     ns = options.namespace
     return [
         namespace_manifest(ns),
@@ -638,7 +619,7 @@ def _create(store: Store, manifest: dict[str, Any]) -> dict[str, Any]:
 
 def seed(
     store: Store,
-    options: WorldOptions | None = None,
+    options: LabOptions | None = None,
     clock: Callable[[], str] = _now,
 ) -> list[dict[str, Any]]:
     """Create the lab world in `store` (call on the store's loop thread).
@@ -646,7 +627,7 @@ def seed(
     Returns the created objects in order. An existing namespace is reused;
     anything else already present is an error (seed a fresh store).
     """
-    options = options or WorldOptions()
+    options = options or LabOptions()
     rng = random.Random(options.seed)
     created: list[dict[str, Any]] = []
     for manifest in static_manifests(options):
@@ -663,6 +644,6 @@ def seed(
             replicaset = _create(store, replicaset_manifest(obj))
             created.append(replicaset)
             for _ in range(obj["spec"]["replicas"]):
-                pod = pod_manifest(replicaset, pod_suffix(rng), options.pod_ip, clock())
+                pod = pod_manifest(replicaset, pod_suffix(rng), DEFAULT_POD_IP, clock())
                 created.append(_create(store, pod))
     return created

@@ -3,7 +3,7 @@
 litmus-go picks targets from the engine's appinfo (label, kind) or its
 selectors, or takes TARGET_PODS as given; PODS_AFFECTED_PERC decides how many
 of the candidates a run takes. The rules themselves are pure functions in
-`litmus_rules`; this module reads the pods and workloads they need.
+`rules`; this module reads the pods and workloads they need.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from chaoslitmus.lab import litmus_rules as rules
-from chaoslitmus.lab.litmus_rules import Shape, TargetSelectionError, TargetSpec
-from chaoslitmus.lab.store_client import StoreClient, status_code
+from chaoslitmus.lab.kube.store_client import StoreClient, status_code
+from chaoslitmus.lab.litmus import rules
+from chaoslitmus.lab.litmus.rules import Shape, TargetSelectionError, TargetSpec
 
 __all__ = ["TargetFinder", "WORKLOAD_RESOURCES"]
 

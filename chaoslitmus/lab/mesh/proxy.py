@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from chaoslitmus.lab.envoy import (
+from chaoslitmus.lab.mesh.envoy import (
     Cluster,
     Outcome,
     OutcomeKind,

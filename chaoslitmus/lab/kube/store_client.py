@@ -17,16 +17,50 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chaoslitmus.lab import litmus_rules as rules
-
 if TYPE_CHECKING:
-    from chaoslitmus.lab.store import Store
+    from chaoslitmus.lab.kube.store import Store
 
-__all__ = ["StoreClient", "status_code"]
+__all__ = ["StoreClient", "event_manifest", "status_code"]
 
 log = logging.getLogger("chaoslitmus.lab")
 
 EVENTS = "v1/events"
+
+
+def event_manifest(
+    obj: Mapping[str, Any],
+    reason: str,
+    message: str,
+    event_type: str,
+    component: str,
+    now: str,
+    suffix: str,
+) -> dict[str, Any]:
+    """A core/v1 Event about `obj`, as client-go's recorder writes one."""
+    meta = obj["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta['name']}.{suffix}",
+            "namespace": meta["namespace"],
+        },
+        "involvedObject": {
+            "apiVersion": obj.get("apiVersion", ""),
+            "kind": obj.get("kind", ""),
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+        },
+        "reason": reason,
+        "message": message,
+        "type": event_type,
+        "source": {"component": component},
+        "reportingComponent": component,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
 
 
 def status_code(exc: BaseException) -> int | None:
@@ -161,7 +195,7 @@ class StoreClient:
     ) -> None:
         """A core/v1 Event on `obj`; failures only log (events are best effort)."""
         meta = obj["metadata"]
-        event = rules.event_manifest(
+        event = event_manifest(
             obj,
             reason,
             message,

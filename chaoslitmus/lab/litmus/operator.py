@@ -9,8 +9,8 @@ whose verdict and history follow litmus-go's rules. The fault itself is
 handed to a `FaultSink` (the lab's data plane delays the chosen pods).
 
 This module is the control loop and the run's steps; beside it,
-`litmus_rules` holds the pure shapes and decisions, `litmus_targets` picks the
-pods, `litmus_results` writes the ChaosResult and engine entries, and
+`rules` holds the pure shapes and decisions, `targets` picks the
+pods, `results` writes the ChaosResult and engine entries, and
 `store_client` makes the controller-style Store calls.
 
 Choices where the lab cannot or does not copy Litmus exactly:
@@ -56,11 +56,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from chaoslitmus.lab import litmus_rules as rules
-from chaoslitmus.lab import world
-from chaoslitmus.lab.faults import FaultSink, RecordingFaultSink, sink_call
-from chaoslitmus.lab.litmus_results import Run, RunRecorder
-from chaoslitmus.lab.litmus_rules import (
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.kube.store_client import StoreClient, status_code
+from chaoslitmus.lab.litmus import rules
+from chaoslitmus.lab.litmus.faults import FaultSink, RecordingFaultSink, sink_call
+from chaoslitmus.lab.litmus.results import Run, RunRecorder
+from chaoslitmus.lab.litmus.rules import (
     ENGINES,
     EXPERIMENTS,
     ChaosError,
@@ -68,11 +69,10 @@ from chaoslitmus.lab.litmus_rules import (
     StatusCheckError,
     TargetSpec,
 )
-from chaoslitmus.lab.litmus_targets import TargetFinder
-from chaoslitmus.lab.store_client import StoreClient, status_code
+from chaoslitmus.lab.litmus.targets import TargetFinder
 
 if TYPE_CHECKING:
-    from chaoslitmus.lab.store import Store
+    from chaoslitmus.lab.kube.store import Store
 
 __all__ = ["LitmusOperator", "litmus_controller"]
 
@@ -90,7 +90,7 @@ RUNNER_IMAGE = {
 }
 
 # Experiment-specific code defaults (litmus-go) where they differ from the
-# pod-network-latency ones in litmus_rules.CODE_DEFAULTS.
+# pod-network-latency ones in rules.CODE_DEFAULTS.
 POD_DELETE_DEFAULTS = {"TOTAL_CHAOS_DURATION": "15", "CHAOS_INTERVAL": "10"}
 STATUS_CHECK_TIMEOUT_S = 180.0  # litmus-go's default statusCheckTimeouts.timeout
 

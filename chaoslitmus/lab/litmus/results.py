@@ -3,7 +3,7 @@
 The experiment pod's ChaosResult (created, or reused from an earlier run and
 set back to Running/Awaited, its history's targets, then the final verdict)
 and the runner's entry in the engine's `status.experiments[]`. The shapes are
-pure functions in `litmus_rules`; this module reads and writes the objects.
+pure functions in `rules`; this module reads and writes the objects.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaoslitmus.lab import litmus_rules as rules
-from chaoslitmus.lab.litmus_annotations import annotate_targets, fold_annotations
-from chaoslitmus.lab.litmus_rules import ENGINES, RESULTS, Shape
-from chaoslitmus.lab.store_client import StoreClient
+from chaoslitmus.lab.kube.store_client import StoreClient
+from chaoslitmus.lab.litmus import rules
+from chaoslitmus.lab.litmus.annotations import annotate_targets, fold_annotations
+from chaoslitmus.lab.litmus.rules import ENGINES, RESULTS, Shape
 
 __all__ = ["Run", "RunRecorder"]
 

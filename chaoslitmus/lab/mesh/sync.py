@@ -3,7 +3,7 @@
 It list-watches the namespace's pods, Services and mesh objects in the Store
 (relisting after a 410), binds a loopback socket for every Ready ratings pod
 and writes its port into the pod annotation `lab.chaoslitmus.io/port`, turns
-the mesh objects into Envoy routes (`mesh_routes.py`), logs one readable line
+the mesh objects into Envoy routes (`routes.py`), logs one readable line
 whenever a route's effective retry policy changes, and sends the result to
 the data plane thread as a `Push`.
 """
@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.envoy import RouteTable
-from chaoslitmus.lab.mesh_routes import Flavour, route_table
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.lab.mesh.envoy import RouteTable
+from chaoslitmus.lab.mesh.routes import route_table
+from chaoslitmus.lab.options import Flavour, LabOptions
 from chaoslitmus.lab.ports import bind_loopback
 
 if TYPE_CHECKING:
-    from chaoslitmus.lab.dataplane import DataPlane
-    from chaoslitmus.lab.store import Store
+    from chaoslitmus.lab.kube.store import Store
 
 __all__ = ["PORT_ANNOTATION", "MeshSync", "Push", "mesh_resources"]
 
@@ -33,6 +33,8 @@ log = logging.getLogger("chaoslitmus.lab")
 PORT_ANNOTATION = "lab.chaoslitmus.io/port"
 PODS = "v1/pods"
 SERVICES = "v1/services"
+RATINGS_LABELS = {"app": world.RATINGS_APP}
+REVIEWS_LABELS = {"app": world.REVIEWS_APP}
 _RELIST_PAUSE_S = 0.5
 
 
@@ -59,12 +61,23 @@ class Push:
 
 
 class MeshSync:
-    """The control-plane side: Store watches -> sockets, annotations, routes."""
+    """The control-plane side: Store watches -> sockets, annotations, routes.
 
-    def __init__(self, plane: DataPlane, store: Store) -> None:
-        self.plane = plane
+    `send` hands a `Push` to the data plane thread; `reviews_port` is where
+    the reviews server listens (written into the reviews pods' annotation).
+    """
+
+    def __init__(
+        self,
+        options: LabOptions,
+        store: Store,
+        send: Callable[[Push], None],
+        reviews_port: int,
+    ) -> None:
+        self.options = options
         self.store = store
-        self.options = plane.options
+        self.send = send
+        self.reviews_port = reviews_port
         self.cache: dict[str, dict[str, dict[str, Any]]] = {}
         self.resources = {
             "pods": PODS,
@@ -130,7 +143,7 @@ class MeshSync:
         serving = {
             name: dict(_labels(pod))
             for name, pod in pods.items()
-            if _matches(pod, self.options.ratings_labels) and _serving(pod)
+            if _matches(pod, RATINGS_LABELS) and _serving(pod)
         }
         for name in [n for n in self._ports if n not in serving]:
             del self._ports[name]
@@ -150,20 +163,20 @@ class MeshSync:
         reviews_pods = sorted(
             name
             for name, pod in pods.items()
-            if _matches(pod, self.options.reviews_labels) and _serving(pod)
+            if _matches(pod, REVIEWS_LABELS) and _serving(pod)
         )
         table = route_table(
             self.options.flavour,
             self.options.namespace,
-            self.options.ratings_service,
+            world.RATINGS_SERVICE,
             {kind: list(self.cache.get(kind, {}).values()) for kind in self.resources},
             previous_hosts=self.options.retry_host_predicate == "previous_hosts",
         )
         self._log_routes(table)
-        self.plane.send(
+        self.send(
             Push(table, serving, sockets, reviews_pods[0] if reviews_pods else "")
         )
-        wanted = {**self._ports, **{p: self.plane.reviews_port for p in reviews_pods}}
+        wanted = {**self._ports, **{p: self.reviews_port for p in reviews_pods}}
         self._annotate(pods, wanted)
 
     def _annotate(

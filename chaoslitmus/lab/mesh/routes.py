@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from chaoslitmus.lab.envoy import Cluster, Match, RetryPolicy, Route, RouteTable
+from chaoslitmus.lab.mesh.envoy import Cluster, Match, RetryPolicy, Route, RouteTable
+from chaoslitmus.lab.options import Flavour
 
 __all__ = [
     "APPMESH_ROUTE_TIMEOUT_MS",
@@ -49,7 +50,6 @@ __all__ = [
     "route_table",
 ]
 
-Flavour = Literal["appmesh-v1beta2", "appmesh-v1beta1", "istio"]
 Objects = Mapping[str, Sequence[Mapping[str, Any]]]
 
 APPMESH_ROUTE_TIMEOUT_MS = 15_000.0

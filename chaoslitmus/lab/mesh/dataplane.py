@@ -3,7 +3,7 @@
 `DataPlane` owns its own thread and event loop, so traffic never competes
 with the API server: one aiohttp server per Ready ratings pod, the reviews
 server, and the mesh proxy that reviews calls. Its other half, `MeshSync`
-(`mesh_sync.py`), runs on the API server's loop and sends it what the Store
+(`sync.py`), runs on the API server's loop and sends it what the Store
 says (pods, sockets, routes).
 
 It is the Litmus operator's `FaultSink`: a latency fault delays the named
@@ -22,56 +22,26 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from chaoslitmus.lab import world
-from chaoslitmus.lab.apps import LatencyFaults, ratings_app, reviews_app
-from chaoslitmus.lab.envoy import RouteTable
-from chaoslitmus.lab.mesh_routes import Flavour
-from chaoslitmus.lab.mesh_sync import PORT_ANNOTATION, MeshSync, Push
+from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_app
+from chaoslitmus.lab.mesh.envoy import RouteTable
+from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
+from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
+from chaoslitmus.lab.options import LabOptions
 from chaoslitmus.lab.ports import bind_loopback
-from chaoslitmus.lab.proxy import Host, MeshProxy
 
 if TYPE_CHECKING:
-    from chaoslitmus.lab.store import Store
+    from chaoslitmus.lab.kube.store import Store
 
-__all__ = ["PORT_ANNOTATION", "DataPlane", "DataPlaneOptions"]
+__all__ = ["PORT_ANNOTATION", "DataPlane"]
 
 log = logging.getLogger("chaoslitmus.lab")
 
 _SHUTDOWN_TIMEOUT_S = 0.2
-
-
-@dataclass(frozen=True)
-class DataPlaneOptions:
-    """What the data plane serves and how the mesh behaves."""
-
-    namespace: str = world.NAMESPACE
-    flavour: Flavour = "appmesh-v1beta2"
-    reviews_timeout_ms: float = 2500.0
-    retry_host_predicate: Literal["previous_hosts", "none"] = "previous_hosts"
-    seed: int = 0
-    ratings_service: str = world.RATINGS_SERVICE
-    ratings_labels: Mapping[str, str] = field(
-        default_factory=lambda: {"app": world.RATINGS_APP}
-    )
-    reviews_labels: Mapping[str, str] = field(
-        default_factory=lambda: {"app": world.REVIEWS_APP}
-    )
-
-    def __post_init__(self) -> None:
-        if self.retry_host_predicate not in ("previous_hosts", "none"):
-            raise ValueError(
-                "retry_host_predicate must be 'previous_hosts' or 'none', "
-                f"not {self.retry_host_predicate!r}"
-            )
-        if self.flavour not in ("appmesh-v1beta2", "appmesh-v1beta1", "istio"):
-            raise ValueError(f"unknown mesh flavour {self.flavour!r}")
-        if not self.reviews_timeout_ms > 0:
-            raise ValueError("reviews_timeout_ms must be > 0")
 
 
 @dataclass
@@ -91,10 +61,10 @@ class DataPlane:
 
     def __init__(
         self,
-        options: DataPlaneOptions | None = None,
+        options: LabOptions | None = None,
         reviews_socket: socket.socket | None = None,
     ) -> None:
-        self.options = options or DataPlaneOptions()
+        self.options = options or LabOptions()
         rng = random.Random(self.options.seed)
         self.faults = LatencyFaults(random.Random(rng.getrandbits(64)))
         self.proxy = MeshProxy(random.Random(rng.getrandbits(64)))
@@ -239,7 +209,7 @@ class DataPlane:
 
     async def controller(self, store: Store) -> None:
         """Keep the data plane in line with the Store (run on the API loop)."""
-        await MeshSync(self, store).run()
+        await MeshSync(self.options, store, self.send, self.reviews_port).run()
 
     def send(self, item: Push | str) -> None:
         """Hand a push (or the name of a pod to close) to the data plane

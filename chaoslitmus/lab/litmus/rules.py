@@ -2,7 +2,7 @@
 
 Each function mirrors one rule of chaos-operator / chaos-runner / litmus-go as
 described in `shared/reference/litmus/FACTS.md`, so the rules can be tested
-directly and the operator loop (`litmus_operator.py`) stays plumbing.
+directly and the operator loop (`operator.py`) stays plumbing.
 """
 
 from __future__ import annotations
@@ -648,39 +648,3 @@ def terminate_pod_status(status: dict[str, Any]) -> None:
                 "startedAt": running.get("startedAt", ""),
             }
         }
-
-
-def event_manifest(
-    obj: Mapping[str, Any],
-    reason: str,
-    message: str,
-    event_type: str,
-    component: str,
-    now: str,
-    suffix: str,
-) -> dict[str, Any]:
-    """A core/v1 Event about `obj`, as client-go's recorder writes one."""
-    meta = obj["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {
-            "name": f"{meta['name']}.{suffix}",
-            "namespace": meta["namespace"],
-        },
-        "involvedObject": {
-            "apiVersion": obj.get("apiVersion", ""),
-            "kind": obj.get("kind", ""),
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta.get("uid", ""),
-        },
-        "reason": reason,
-        "message": message,
-        "type": event_type,
-        "source": {"component": component},
-        "reportingComponent": component,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-        "count": 1,
-    }

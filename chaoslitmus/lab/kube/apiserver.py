@@ -21,14 +21,15 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from .errors import ApiError, bad_request, unknown_resource
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
-from .store import ApiError, Store, bad_request, unknown_resource
+from .store import Store
 from .tables import to_table, wants_table
 
 __all__ = ["Authorizer", "KUBE_GIT_VERSION", "build_app"]
 
-log = logging.getLogger("chaoslitmus.lab.apiserver")
+log = logging.getLogger("chaoslitmus.lab.kube.apiserver")
 
 KUBE_GIT_VERSION = "v1.30.0-chaoslitmus-lab"
 Authorizer = Callable[[str, ResourceType, str | None, str | None], bool]

@@ -1,0 +1,1 @@
+"""The Kubernetes API emulator: apiserver, object store, CRD schemas, watches."""

@@ -1,0 +1,1 @@
+"""The mesh and data plane: an Envoy-like proxy programmed from mesh objects."""
