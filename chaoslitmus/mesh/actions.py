@@ -16,10 +16,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, Dict, List, Optional
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
 from chaoslitmus.k8s import Kube
 from chaoslitmus.mesh import cluster
+from chaoslitmus.mesh.budget import retry_budget_of
 from chaoslitmus.mesh.policy import make_policy
 from chaoslitmus.mesh.routes import (
     apply_policy,
@@ -103,6 +105,7 @@ def set_retry_policy(
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    caller_timeout_ms: int = None,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Set a retry policy on the routes of a mesh VirtualService.
@@ -125,7 +128,9 @@ def set_retry_policy(
     The first change saves the original routes in the annotation
     chaoslitmus.io/original-routes; a later set keeps that first snapshot.
     Undo with restore_retry_policy (add it to the rollbacks). Returns, per
-    route, the policy before and after.
+    route, the policy before and after. With `caller_timeout_ms` (how long
+    the callers wait), the output adds `budget`: which retries can still
+    help them (see `chaoslitmus.mesh.probes.retry_budget`).
     Docs: https://docs.aws.amazon.com/app-mesh/latest/userguide/routes.html
     https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRetry
     """
@@ -140,6 +145,7 @@ def set_retry_policy(
         grpc_retry_events,
     )
     cluster.check_mesh_policy(mesh, policy)
+    budget = _budget(caller_timeout_ms, max_retries, per_retry_timeout_ms)
     kube, target = cluster.connect(
         secrets, name, namespace, mesh, api_version, virtual_router
     )
@@ -157,7 +163,29 @@ def set_retry_policy(
         else f"{target.label} already has this retry policy; nothing changed"
     )
     logger.info(message)
-    return _outcome(target, before, after, report, skipped, message, bool(plan.patch))
+    changed = bool(plan.patch)
+    outcome = _outcome(target, before, after, report, skipped, message, changed)
+    if budget is not None:
+        logger.info("retry budget: %s", budget["sentence"])
+        outcome["budget"] = budget
+    return outcome
+
+
+def _budget(
+    caller_timeout_ms: Any, max_retries: Any, per_retry_timeout_ms: Any
+) -> Optional[Dict[str, Any]]:
+    """The policy's retry budget for callers that wait `caller_timeout_ms`."""
+    if caller_timeout_ms is None:
+        return None
+    if max_retries is None or per_retry_timeout_ms is None:
+        raise ActivityFailed(
+            "caller_timeout_ms needs max_retries and per_retry_timeout_ms to "
+            "compute the retry budget"
+        )
+    try:
+        return retry_budget_of(caller_timeout_ms, max_retries, per_retry_timeout_ms)
+    except ValueError as exc:
+        raise ActivityFailed(f"set_retry_policy: {exc}") from None
 
 
 def remove_retry_policy(

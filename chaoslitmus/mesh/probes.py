@@ -2,14 +2,16 @@
 # chaoslib 1.44's discovery names only typing.List/Dict: keep them for `chaos discover`.
 """Read a service mesh's retry policy, in one vocabulary for every mesh."""
 
-__all__ = ["get_retry_policy", "retry_policy_matches"]
+__all__ = ["get_retry_policy", "retry_policy_matches", "retry_budget"]
 
 import logging
 from typing import Any, Dict, List, Optional
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
 from chaoslitmus.mesh import cluster
+from chaoslitmus.mesh.budget import retry_budget_of
 from chaoslitmus.mesh.policy import (
     GRPC_RETRY_EVENTS,
     HTTP_RETRY_EVENTS,
@@ -148,3 +150,26 @@ def retry_policy_matches(
             logger.info("route %r: retry policy %s", entry["name"], entry["policy"])
         results.append(ok)
     return all(results)
+
+
+def retry_budget(
+    caller_timeout_ms: float,
+    max_retries: int,
+    per_retry_timeout_ms: float,
+    backoff_ms: float = 25,
+) -> Dict[str, Any]:
+    """Before any traffic: which retries of a policy can still help a caller
+    that gives up after `caller_timeout_ms`.
+
+    Pure arithmetic, no cluster. Returns `worst_case_ms` (every try timing
+    out), `useful_retries` (retries that start before the caller gives up),
+    `retry_windows` (when each starts and how fast it must answer), `fits`
+    (the worst case is inside the caller's timeout) and one `sentence`.
+    `backoff_ms` is the pause between tries (Envoy's base interval: 25 ms).
+    """
+    try:
+        return retry_budget_of(
+            caller_timeout_ms, max_retries, per_retry_timeout_ms, backoff_ms
+        )
+    except ValueError as exc:
+        raise ActivityFailed(f"retry_budget: {exc}") from None
