@@ -320,9 +320,11 @@ class Kube:
         name: str | None = None,
         idempotent: bool | None = None,
         deadline: float | None = None,
+        raw: bool = False,
         **kwargs: Any,
-    ) -> dict:
-        """Invoke one API method and return the decoded JSON body.
+    ) -> Any:
+        """Invoke one API method and return the decoded JSON body (with
+        ``raw``, the body as text: e.g. what a pod answers through pods/proxy).
 
         ``verb``/``group``/``plural``/``namespace``/``name`` shape the error
         message and the retry decision (``verb`` "get", "list", "discover",
@@ -366,6 +368,8 @@ class Kube:
                 error = _unreachable(self.host, exc, verb, target, where)
                 failure = _transport_failure(exc)
             else:
+                if raw:
+                    return (data or b"").decode("utf-8", "replace")
                 return self._decode(data, verb, plural)
             elapsed = time.monotonic() - began
             decision = decide(

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from . import podproxy
 from .errors import ApiError, bad_request, unknown_resource
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
@@ -140,6 +141,16 @@ async def _route(request: web.Request) -> web.StreamResponse:
         if not store.registry.types_in(parts[1], parts[2]):
             raise unknown_resource()
         return _json(_resource_list(store, parts[1], parts[2]))
+    if (
+        len(parts) >= 7
+        and parts[2] == "namespaces"
+        and parts[4:7:2]
+        == [
+            "pods",
+            "proxy",
+        ]
+    ):
+        return _pod_proxy(request, store, parts[3], parts[5], "/".join(parts[7:]))
     if parts[:2] == ["api", "v1"]:
         target = _parse_target(store, "", "v1", parts[2:])
     elif parts and parts[0] == "apis" and len(parts) > 3:
@@ -147,6 +158,28 @@ async def _route(request: web.Request) -> web.StreamResponse:
     else:
         raise unknown_resource()
     return await _resource_request(request, store, target)
+
+
+def _pod_proxy(
+    request: web.Request, store: Store, namespace: str, pod_port: str, path: str
+) -> web.Response:
+    """GET pods/{name}:{port}/proxy/{path}: what the pod's port answers."""
+    if request.method != "GET":
+        raise _method_not_allowed()
+    name, _, port_text = pod_port.partition(":")
+    store.get("v1/pods", namespace, name)  # 404 when there is no such pod
+    port = int(port_text) if port_text.isdigit() else 0
+    handler = podproxy.handler_for(store)
+    answer = handler(namespace, name, port, path) if handler else None
+    if answer is None:
+        raise ApiError(
+            503,
+            "ServiceUnavailable",
+            f"error trying to reach service: dial tcp 127.0.0.1:{port}: connect: "
+            "connection refused",
+        )
+    status, content_type, body = answer
+    return web.Response(status=status, text=body, content_type=content_type)
 
 
 def _openapi(store: Store, rest: list[str]) -> web.Response:

@@ -39,6 +39,7 @@ from chaoslitmus.lab.mesh.envoy import (
     pick_host,
     should_retry,
 )
+from chaoslitmus.lab.mesh.envoy_stats import UpstreamStats
 
 __all__ = ["Host", "MeshProxy"]
 
@@ -72,6 +73,7 @@ class MeshProxy:
         self.table = RouteTable()
         self.hosts: dict[str, Host] = {}
         self.stats: Counter[str] = Counter()
+        self.upstream = UpstreamStats()  # Envoy's names, per upstream cluster
         self._rr: dict[str, int] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -79,6 +81,9 @@ class MeshProxy:
         """New routes and endpoints (like an xDS push); in-flight tries continue."""
         self.table = table
         self.hosts = dict(hosts)
+        for route in table.routes:  # Envoy lists a configured cluster at zero
+            for cluster in route.clusters:
+                self.upstream.clusters.setdefault(cluster.name, Counter())
 
     def drop_host(self, pod: str) -> None:
         """Forget a host at once (its server is closing)."""
@@ -120,6 +125,7 @@ class MeshProxy:
                 answer = await asyncio.wait_for(attempts, route.timeout_ms / 1000.0)
         except asyncio.TimeoutError:
             self.stats["route_timeouts"] += 1
+            self.upstream.inc(cluster.name, "upstream_rq_timeout")
             answer = _Answer(504, b"upstream request timeout", "text/plain")
         return _reply(answer.status, answer.body, answer.content_type, tried, started)
 
@@ -153,15 +159,33 @@ class MeshProxy:
             outcome, answer = await self._try(
                 host, request, body, policy.per_try_timeout_ms, len(tried)
             )
-            if retries < policy.num_retries and should_retry(outcome, policy):
+            self._count_try(cluster.name, outcome)
+            retriable = should_retry(outcome, policy)
+            if retries < policy.num_retries and retriable:
                 retries += 1
                 self.stats["retries"] += 1
+                self.upstream.inc(cluster.name, "upstream_rq_retry")
                 await asyncio.sleep(backoff_ms(retries, policy, self.rng) / 1000.0)
                 continue
+            if retriable and policy.num_retries > 0:
+                self.upstream.inc(cluster.name, "upstream_rq_retry_limit_exceeded")
+            elif retries > 0 and not retriable:
+                self.upstream.inc(cluster.name, "upstream_rq_retry_success")
             if answer is not None:
                 return answer
             status, text = final_reply(outcome)
             return _Answer(status, text.encode(), "text/plain")
+
+    def _count_try(self, cluster: str, outcome: Outcome) -> None:
+        """Envoy's per-try counters: a per-try timeout is charged as a 504."""
+        if outcome.kind is OutcomeKind.CONNECT_FAILURE:
+            return  # never reached an upstream: no upstream request
+        self.upstream.inc(cluster, "upstream_rq_total")
+        if outcome.kind is OutcomeKind.PER_TRY_TIMEOUT:
+            self.upstream.inc(cluster, "upstream_rq_per_try_timeout")
+            self.upstream.inc(cluster, "upstream_rq_5xx")
+        elif outcome.kind is OutcomeKind.RESPONSE and (outcome.status or 0) >= 500:
+            self.upstream.inc(cluster, "upstream_rq_5xx")
 
     async def _try(
         self,
