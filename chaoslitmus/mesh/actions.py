@@ -10,7 +10,12 @@ change saves the original route list in the annotation
 from any process, even after a crash.
 """
 
-__all__ = ["remove_retry_policy", "restore_retry_policy", "set_retry_policy"]
+__all__ = [
+    "remove_retry_policy",
+    "restore_retry_policy",
+    "set_retry_policy",
+    "wait_for_retry_policy_applied",
+]
 
 import logging
 from collections.abc import Callable
@@ -230,6 +235,82 @@ def remove_retry_policy(
     )
     outcome["note"] = adapter.default_note
     return outcome
+
+
+def wait_for_retry_policy_applied(
+    name: str = None,
+    namespace: str = "default",
+    mesh: str = "appmesh",
+    max_retries: int = None,
+    per_retry_timeout_ms: int = None,
+    http_retry_events: List[str] = None,
+    tcp_retry_events: List[str] = None,
+    grpc_retry_events: List[str] = None,
+    route_name: str = None,
+    api_version: str = "auto",
+    virtual_router: str = None,
+    timeout_s: float = 60,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Wait until the mesh's control plane says the route is in the proxies.
+
+    The API accepts `set_retry_policy`'s patch at once; the callers' Envoy
+    gets it later (istiod up to 10 s, App Mesh through its own control
+    plane). Returns once the object's controller has observed its current
+    generation (`status.observedGeneration`, with `Reconciled` (Istio) or
+    `<Kind>Active` (App Mesh) True), with `propagation_s` and `evidence`.
+    Same addressing arguments as `set_retry_policy`; give the policy fields
+    to check first that the object carries that policy (leave them out after
+    `restore_retry_policy`). Fails with one line when no controller writes
+    any status (no signal) or at `timeout_s`.
+    See docs/mesh-behaviour.md ("When a route reaches Envoy").
+    """
+    from chaoslitmus.mesh.probes import retry_policy_matches
+    from chaoslitmus.mesh.propagation import wait_applied
+
+    cluster.check_target_args(
+        name, namespace, mesh, api_version, virtual_router, route_name
+    )
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
+        raise ActivityFailed(f"timeout_s must be a number, got {timeout_s!r}")
+    if timeout_s <= 0:
+        raise ActivityFailed(f"timeout_s must be > 0, got {timeout_s!r}")
+    expected = {
+        "max_retries": max_retries,
+        "per_retry_timeout_ms": per_retry_timeout_ms,
+        "http_retry_events": http_retry_events,
+        "tcp_retry_events": tcp_retry_events,
+        "grpc_retry_events": grpc_retry_events,
+    }
+    given = {k: v for k, v in expected.items() if v is not None}
+    where = dict(
+        name=name,
+        namespace=namespace,
+        mesh=mesh,
+        route_name=route_name,
+        api_version=api_version,
+        virtual_router=virtual_router,
+        secrets=secrets,
+    )
+    if given and not retry_policy_matches(**where, **given):
+        raise ActivityFailed(
+            f"{name or virtual_router} in {namespace!r} does not carry the expected "
+            f"retry policy ({', '.join(f'{k}={v}' for k, v in given.items())}): "
+            "run set_retry_policy first"
+        )
+    kube, target = cluster.connect(
+        secrets, name, namespace, mesh, api_version, virtual_router
+    )
+    outcome = wait_applied(
+        lambda: cluster.read(kube, target), target.label, mesh, timeout_s
+    )
+    logger.info(
+        "%s applied after %.1fs (%s)",
+        target.label,
+        outcome["propagation_s"],
+        outcome["evidence"],
+    )
+    return {"mesh": mesh, "object": target.label, **outcome}
 
 
 def restore_retry_policy(

@@ -23,6 +23,7 @@ def test_discovery_lists_every_activity_with_its_doc() -> None:
         "get_retry_policy",
         "retry_policy_matches",
         "retry_budget",
+        "wait_for_retry_policy_applied",
         "retry_stats",
         "retry_stats_during",
     }

@@ -86,6 +86,9 @@ def test_with_the_policy_retries_rescue_the_slow_pod(env):
         http_retry_events=["server-error"],
     )
     assert policy["changed"]
+    mesh.wait_for_retry_policy_applied(
+        name=env["CHAOSLITMUS_MESH_OBJECT"], namespace=NS, timeout_s=30
+    )
     try:
         slow = slow_one_ratings_pod("stats-retry")
         assert len(slow) == 1
@@ -94,6 +97,9 @@ def test_with_the_policy_retries_rescue_the_slow_pod(env):
         litmus.delete_engine("stats-retry", NS, timeout_s=30)
         mesh.restore_retry_policy(
             name=env["CHAOSLITMUS_MESH_OBJECT"], namespace=NS, mesh="appmesh"
+        )
+        mesh.wait_for_retry_policy_applied(
+            name=env["CHAOSLITMUS_MESH_OBJECT"], namespace=NS, timeout_s=30
         )
     assert measured["error_rate"] == 0, measured["statuses"]
     # Each request that met the slow pod timed out once (2 s) and was retried
