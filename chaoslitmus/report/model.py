@@ -14,6 +14,7 @@ from typing import Any
 
 from chaoslitmus.report._activity import activity_func
 from chaoslitmus.report._config import Placeholders
+from chaoslitmus.report._evidence import retry_evidence
 from chaoslitmus.report._litmus import (
     LITMUS_FUNCS,
     is_litmus_outcome,
@@ -157,6 +158,7 @@ def build_run(journal: Any, file: str = "") -> Run:
         traffic=tuple(sorted(traffic, key=lambda t: _PHASE_ORDER.get(t.phase, 9))),
         notes=_notes(doc, experiment, before, after, placeholders),
         evidence=_evidence(doc),
+        retry_evidence=retry_evidence(r for p, r in records if p == "method"),
     )
 
 
@@ -306,6 +308,25 @@ def _notes(
         )
     if status == "interrupted":
         notes.append("The run was interrupted before it ended.")
+    reason = as_str(as_dict(doc.get("fault_evidence")).get("reason"))
+    if reason:
+        notes.append(f"No fault, no pass: {reason}.")
+    if experiment.get("dry"):
+        notes.append(
+            f"Dry run ({as_str(experiment.get('dry'))}): activities of that kind "
+            "were not executed; nothing here measures a real fault."
+        )
+    verdicts = {
+        as_str(as_dict(r.get("output")).get("verdict"))
+        for r in as_list(doc.get("rollbacks")) + as_list(doc.get("run"))
+        if isinstance(r, dict)
+    }
+    if doc.get("deviated") is True and "Pass" in verdicts:
+        notes.append(
+            "Litmus says Pass and the hypothesis deviated: not a contradiction. "
+            "Pass means the fault ran as asked; the deviation means callers "
+            "were hurt by it."
+        )
     if "steady-state-hypothesis" in experiment and before is None and after is None:
         notes.append("No steady-state check was recorded.")
     if placeholders.used_defaults:

@@ -148,6 +148,32 @@ def injection(run: Run) -> Cell:
     return Cell(text, "good")
 
 
+def _propagation(run: Run) -> Cell:
+    figures = run.retry_evidence
+    if figures is None or figures.propagation_s is None:
+        return Cell("–")
+    return Cell(f"{figures.propagation_s:.1f} s")
+
+
+def _retries(run: Run) -> Cell:
+    figures = run.retry_evidence
+    if figures is None or figures.retries is None:
+        return Cell("–")
+    per = (
+        f"{figures.attempts_per_request:.2f} attempts/request"
+        if figures.attempts_per_request is not None
+        else "no requests"
+    )
+    return Cell(f"{figures.retries} retries, {figures.rescued} rescued, {per}")
+
+
+def _budget(run: Run) -> Cell:
+    figures = run.retry_evidence
+    if figures is None or not figures.budget:
+        return Cell("–")
+    return Cell(figures.budget)
+
+
 def _verdict(run: Run) -> Cell:
     if not run.faults:
         return Cell("–")
@@ -252,6 +278,9 @@ def comparison(runs: Sequence[Run]) -> list[Row]:
         row("Litmus verdict", [_verdict(r) for r in runs]),
         row("Retry policy", [_policy(r) for r in runs]),
         row("Policy restored", [_restored(r) for r in runs]),
+        row("Policy propagation", [_propagation(r) for r in runs]),
+        row("Retries (Envoy)", [_retries(r) for r in runs]),
+        row("Retry budget", [_budget(r) for r in runs]),
         row("Requests in fault window", [t[0] for t in traffic]),
         row("Error rate (failed)", [t[1] for t in traffic]),
         row("Latency p50", [t[2] for t in traffic]),

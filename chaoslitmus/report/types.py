@@ -11,6 +11,7 @@ __all__ = [
     "Fault",
     "FaultEvidence",
     "Hypothesis",
+    "RetryEvidence",
     "MeshChange",
     "ProbeResult",
     "RouteChange",
@@ -84,6 +85,17 @@ class FaultEvidence:
     reason: str
     targets: tuple[str, ...]
     inject_lag_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryEvidence:
+    """Policy propagation, Envoy's retry counters and the retry budget."""
+
+    propagation_s: float | None
+    retries: int | None
+    rescued: int | None
+    attempts_per_request: float | None
+    budget: str
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,7 @@ class Run:
     traffic: tuple[Traffic, ...]
     notes: tuple[str, ...] = field(default=())
     evidence: FaultEvidence | None = None
+    retry_evidence: RetryEvidence | None = None
 
     @property
     def fault_traffic(self) -> tuple[Traffic, ...]:
