@@ -116,6 +116,9 @@ class Fault:
     target_pods: tuple[str, ...]
     activities: tuple[str, ...]
     error: str = ""
+    faulted_pods: tuple[str, ...] = ()  # marked injected by Litmus' helper
+    injected_at: str = ""
+    reverted_at: str = ""
 
 
 @dataclass(frozen=True)

@@ -88,3 +88,28 @@ def test_dry_runs_are_labelled():
     doc = journal()
     doc["experiment"]["dry"] = "actions"
     assert any(n.startswith("Dry run (actions)") for n in build_run(doc).notes)
+
+
+def test_the_fault_names_the_pod_actually_faulted():
+    doc = journal()
+    doc["run"].append(
+        record(
+            "wait",
+            "wait_for_chaos_started",
+            {
+                "engine_name": "e",
+                "namespace": "ns",
+                "targets": ["ratings-v1-abc"],
+                "target_pods": ["ratings-v1-abc", "ratings-v1-def"],
+                "injected_at": "2026-01-01T00:00:02.000Z",
+                "phase": "Running",
+                "verdict": "Awaited",
+            },
+            module="chaoslitmus.litmus.actions",
+        )
+    )
+    (fault,) = build_run(doc).faults
+    assert fault.faulted_pods == ("ratings-v1-abc",)
+    assert fault.injected_at == "2026-01-01T00:00:02.000Z"
+    html = render_html([build_run(doc)], None)
+    assert "pods faulted" in html
