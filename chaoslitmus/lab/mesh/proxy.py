@@ -157,7 +157,7 @@ class MeshProxy:
                 self.stats["retries_to_a_tried_host"] += 1
             tried.append(host)
             outcome, answer = await self._try(
-                host, request, body, policy.per_try_timeout_ms, len(tried)
+                host, request, body, policy.per_try_timeout_ms, len(tried), cluster
             )
             self._count_try(cluster.name, outcome)
             retriable = should_retry(outcome, policy)
@@ -177,10 +177,8 @@ class MeshProxy:
             return _Answer(status, text.encode(), "text/plain")
 
     def _count_try(self, cluster: str, outcome: Outcome) -> None:
-        """Envoy's per-try counters: a per-try timeout is charged as a 504."""
-        if outcome.kind is OutcomeKind.CONNECT_FAILURE:
-            return  # never reached an upstream: no upstream request
-        self.upstream.inc(cluster, "upstream_rq_total")
+        """Envoy's per-try outcome counters: a per-try timeout is charged as a
+        504. (`upstream_rq_total` counts when the try is sent, in `_try`.)"""
         if outcome.kind is OutcomeKind.PER_TRY_TIMEOUT:
             self.upstream.inc(cluster, "upstream_rq_per_try_timeout")
             self.upstream.inc(cluster, "upstream_rq_5xx")
@@ -194,12 +192,14 @@ class MeshProxy:
         body: bytes,
         per_try_timeout_ms: float | None,
         attempt: int,
+        cluster: Cluster,
     ) -> tuple[Outcome, _Answer | None]:
         host = self.hosts.get(pod)
         if host is None or self._session is None:  # gone since it was picked
             self.stats["connect_failures"] += 1
             return Outcome(OutcomeKind.CONNECT_FAILURE), None
         self.stats["tries"] += 1
+        self.upstream.inc(cluster.name, "upstream_rq_total")  # sent upstream
         url = f"http://{self.upstream_host}:{host.port}{request.path_qs}"
         headers = {
             k: request.headers[k] for k in _FORWARDED_HEADERS if k in request.headers
