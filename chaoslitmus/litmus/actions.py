@@ -8,16 +8,18 @@ an experiment we installed).
 
 import functools
 import json
+import logging
 import time
 from typing import Any, Dict, List
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus.k8s import SYNCED, Kube, KubeError
+from chaoslitmus.k8s import HEARTBEAT, SYNCED, Kube, KubeError, follow_many
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
+    PROGRESS_EVERY_S,
     create_engine,
     get_object,
     litmus,
@@ -49,6 +51,8 @@ __all__ = [
     "install_experiment",
     "uninstall_experiment",
 ]
+
+logger = logging.getLogger("chaostoolkit.litmus")
 
 PREVIOUS_ANNOTATION = "chaoslitmus.io/previous-chaos-annotation"
 FINALIZER = "chaosengine.litmuschaos.io/finalizer"
@@ -406,10 +410,22 @@ def delete_engine(
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
     seen = False  # the engine showed up since the last listing
-    for kind, _obj in engines.follow(engine_name, deadline=began + timeout_s):
-        if kind == "DELETED" or (kind == SYNCED and not seen):
+    stream = {
+        "engine": lambda stop: engines.follow(engine_name, began + timeout_s, stop)
+    }
+    for event in follow_many(stream, began + timeout_s, heartbeat_s=PROGRESS_EVERY_S):
+        if event.type == HEARTBEAT:
+            logger.info(
+                "waiting for ChaosEngine '%s' to be deleted: finalizer still there "
+                "(%.0fs of %gs)",
+                engine_name,
+                time.monotonic() - began,
+                timeout_s,
+            )
+            continue
+        if event.type == "DELETED" or (event.type == SYNCED and not seen):
             break
-        seen = kind != SYNCED
+        seen = event.type != SYNCED
     else:
         # One last look, with a few seconds of its own past the deadline.
         if get_object(kube.within(5), namespace, m.ENGINES, engine_name) is not None:
