@@ -119,6 +119,13 @@ def attempts_and_rescued(counts: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+def _literal(text: str) -> str:
+    """`text` matched literally in a PromQL regex inside a double-quoted string
+    (regex metacharacters escaped, then the backslashes doubled)."""
+    escaped = re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
+    return escaped.replace("\\", "\\\\").replace('"', '\\"')
+
+
 # --- I/O -----------------------------------------------------------------------
 
 
@@ -130,12 +137,12 @@ def prometheus_query(
     scrape configurations set them)."""
     import requests  # a core dependency; imported here to keep imports light
 
-    pod_re = "|".join(re.escape(p) for p in pods)
+    pod_re = "|".join(_literal(p) for p in pods)
     totals = dict.fromkeys(COUNTERS, 0)
     for stat in COUNTERS:
         query = (
             f'sum(envoy_cluster_{stat}{{namespace="{namespace}",pod=~"{pod_re}",'
-            f'{CLUSTER_LABEL}=~".*{re.escape(upstream)}.*"}})'
+            f'{CLUSTER_LABEL}=~".*{_literal(upstream)}.*"}})'
         )
         try:
             response = requests.get(
