@@ -61,6 +61,7 @@ ROLLBACKS = [
     "record-litmus-verdict",
     "delete-chaos-engine",
     "restore-mesh-retry-policy",
+    "wait-until-original-policy-applied",
 ]
 # A 6 s fault: the signal lands about 0.3 s after the fault traffic starts, so
 # the fault has seconds left; 1-2 s traffic windows keep each run near 10 s.
