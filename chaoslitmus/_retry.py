@@ -22,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "API_BACKOFF",
+    "MERGE_PATCH",
     "REQUEST_ID",
     "RETRY_STATUSES",
     "WATCH_BACKOFF",
@@ -41,7 +42,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # 429 is sent before the request is processed, whatever the verb.
 _NOT_PROCESSED = frozenset({429})
 _READ_VERBS = frozenset({"get", "list", "watch", "discover"})
-_MERGE_PATCH = "application/merge-patch+json"
+# RFC 7386 JSON merge patch: the one patch type chaoslitmus sends.
+MERGE_PATCH = "application/merge-patch+json"
 # The annotation a create carries so that its replay can find its own object.
 REQUEST_ID = "chaoslitmus.io/request-id"
 # A try needs at least this long to be worth starting.
@@ -163,7 +165,7 @@ def replay_safe(verb: str, body: Any = None, content_type: str | None = None) ->
         if _has_precondition(body):
             return True
         # A merge patch sets values; a JSON patch may append or move them.
-        return verb == "patch" and content_type == _MERGE_PATCH
+        return verb == "patch" and content_type == MERGE_PATCH
     return False
 
 

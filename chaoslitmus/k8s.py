@@ -1,6 +1,8 @@
 """The one place that talks to the Kubernetes API.
 
-Every activity gets its clients from :class:`Kube`, sends dicts and gets dicts
+Every activity builds one :class:`Kube` and addresses objects through
+:class:`Resource` handles (group, version, plural and namespace said once;
+get, list, create, patch, delete, watch), sends dicts and gets dicts
 back (``_preload_content=False`` + ``json.loads``), so the kubernetes client's
 generated models, which changed shape in 37.x, never leak into our code, and
 every failure becomes one actionable :class:`ActivityFailed` line, with no
@@ -9,7 +11,9 @@ credential in it.
 The API may fail under us (overload, restarts, proxies, resets): requests
 that are safe to send twice are retried with jittered back-off within a
 bounded budget and the caller's deadline (policy in :mod:`chaoslitmus._retry`);
-creates are made safe to replay with a request id (:meth:`Kube.create`).
+creates are made safe to replay with a request id (:meth:`Resource.create`).
+Statuses callers branch on are classes (:class:`NotFound`, :class:`Conflict`,
+:class:`Forbidden`, :class:`Invalid`, :class:`Gone`), all :class:`KubeError`.
 
 Waiting is done with watches (:func:`follow`), never with sleep loops: a watch
 resumes from the last resourceVersion it saw after a disconnect, relists on
@@ -19,6 +23,8 @@ resumes from the last resourceVersion it saw after a disconnect, relists on
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import functools
 import inspect
 import json
@@ -43,6 +49,7 @@ from chaoslitmus._kubeclient import build_api_client, credentials_of
 from chaoslitmus._redact import clean, redact, redact_url
 from chaoslitmus._retry import (
     API_BACKOFF,
+    MERGE_PATCH,
     WATCH_BACKOFF,
     Backoff,
     Decision,
@@ -56,10 +63,17 @@ from chaoslitmus._retry import (
 )
 
 __all__ = [
-    "CustomObjects",
+    "CRD_HINTS",
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "Invalid",
     "Kube",
     "KubeError",
     "MAYBE_APPLIED",
+    "MERGE_PATCH",
+    "NotFound",
+    "Resource",
     "SYNCED",
     "HEARTBEAT",
     "Stopper",
@@ -67,6 +81,7 @@ __all__ = [
     "api_error",
     "follow",
     "follow_many",
+    "kube_error",
 ]
 
 logger = logging.getLogger("chaostoolkit.litmus")
@@ -130,6 +145,42 @@ class KubeError(ActivityFailed):
         self.status = status
         self.uncertain = uncertain
         self.gave_up = gave_up
+
+
+class Forbidden(KubeError):
+    """403: the identity may not do this (RBAC)."""
+
+
+class NotFound(KubeError):
+    """404: the object, its namespace or its API is not there."""
+
+
+class Conflict(KubeError):
+    """409: the name is taken, or the object changed since it was read."""
+
+
+class Gone(KubeError):
+    """410: the resourceVersion asked for is too old (watches relist)."""
+
+
+class Invalid(KubeError):
+    """422: the API refused the object's content."""
+
+
+_BY_STATUS: dict[int, type[KubeError]] = {
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Invalid,
+}
+
+
+def kube_error(
+    message: str, status: int = 0, uncertain: bool = False, gave_up: str = ""
+) -> KubeError:
+    """The :class:`KubeError` subclass callers branch on for ``status``."""
+    return _BY_STATUS.get(status, KubeError)(message, status, uncertain, gave_up)
 
 
 def _target(
@@ -208,7 +259,7 @@ def api_error(
         )
         if status == 429 or status >= 500:
             text += "; the API server is overloaded or failing, try again later"
-    return KubeError(text, status)
+    return kube_error(text, status)
 
 
 def _transport_failure(exc: BaseException) -> Failure:
@@ -261,242 +312,7 @@ def _final(
         text += f" (on try {tries})"
     if decision.why == "unsafe" or (writes and uncertain and error.status != 409):
         text += MAYBE_APPLIED
-    return KubeError(text, error.status, uncertain, decision.why)
-
-
-class Kube:
-    """A JSON-in, JSON-out facade over the typed API classes.
-
-    Built once per activity from ``secrets`` (chaosk8s' rules: kubeconfig,
-    in-cluster, or KUBERNETES_* variables). ``deadline`` (``time.monotonic()``)
-    bounds every call and its retries; without it each call has the
-    ``backoff`` budget alone.
-    """
-
-    def __init__(
-        self,
-        secrets: Secrets | None = None,
-        api: client.ApiClient | None = None,
-        deadline: float | None = None,
-        backoff: Backoff = API_BACKOFF,
-    ) -> None:
-        self.api = api or build_api_client(secrets)
-        self.core = client.CoreV1Api(self.api)
-        self.apps = client.AppsV1Api(self.api)
-        self.rbac = client.RbacAuthorizationV1Api(self.api)
-        self.custom = client.CustomObjectsApi(self.api)
-        self.deadline = deadline
-        self.backoff = backoff
-        self.rng = random.Random()
-        self._discovery: dict[tuple[str, str], dict | None] = {}
-
-    @property
-    def host(self) -> str:
-        return redact_url(self.api.configuration.host or "")
-
-    def within(self, timeout_s: float) -> Kube:
-        """Bound every later call (retries included) to ``timeout_s`` from now."""
-        self.deadline = time.monotonic() + timeout_s
-        return self
-
-    def left_s(self, deadline: float | None = None) -> float:
-        """Seconds until the nearer of our deadline and ``deadline`` (inf: none)."""
-        ends = [d for d in (self.deadline, deadline) if d is not None]
-        return min(ends) - time.monotonic() if ends else math.inf
-
-    def scrub(self, error: KubeError) -> KubeError:
-        """``error`` without any credential this client holds in its text."""
-        error.args = (redact(str(error), credentials_of(self.api.configuration)),)
-        return error
-
-    def call(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        verb: str,
-        group: str,
-        plural: str,
-        namespace: str | None = None,
-        name: str | None = None,
-        idempotent: bool | None = None,
-        deadline: float | None = None,
-        raw: bool = False,
-        **kwargs: Any,
-    ) -> Any:
-        """Invoke one API method and return the decoded JSON body (with
-        ``raw``, the body as text: e.g. what a pod answers through pods/proxy).
-
-        ``verb``/``group``/``plural``/``namespace``/``name`` shape the error
-        message and the retry decision (``verb`` "get", "list", "discover",
-        "create", "patch", "update", "delete"); they are not sent.
-        ``idempotent`` overrides whether a request that may have reached the
-        server is sent again (default: :func:`chaoslitmus._retry.replay_safe`).
-        A delete whose earlier try got no answer and that then meets 404 has
-        done its job: it returns ``{}``.
-        """
-        body = args[-1] if args and verb in ("create", "patch", "update") else None
-        safe = (
-            replay_safe(verb, body, kwargs.get("_content_type"))
-            if idempotent is None
-            else idempotent
-        )
-        what, target, where = _target(group, plural, namespace, name)
-        asked = kwargs.pop("_request_timeout", REQUEST_TIMEOUT_S)
-        connect_s, read_s = asked if isinstance(asked, tuple) else (asked, asked)
-        began = time.monotonic()
-        tries = 0
-        uncertain = False  # an earlier try may have been applied
-        while True:
-            tries += 1
-            timeout = request_timeout(self.left_s(deadline), connect_s, read_s)
-            try:
-                response = fn(
-                    *args, _preload_content=False, _request_timeout=timeout, **kwargs
-                )
-                data = response.data
-            except ApiException as exc:
-                error = api_error(exc, verb, group, plural, namespace, name)
-                if not exc.status:
-                    raise self.scrub(error) from None
-                if uncertain and exc.status == 404 and verb == "delete":
-                    logger.debug("%s %s%s: gone on retry, deleted", verb, target, where)
-                    return {}
-                failure = Failure.answered(
-                    exc.status, retry_after_s(_header(exc, "Retry-After"))
-                )
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                error = _unreachable(self.host, exc, verb, target, where)
-                failure = _transport_failure(exc)
-            else:
-                if raw:
-                    return (data or b"").decode("utf-8", "replace")
-                return self._decode(data, verb, plural)
-            elapsed = time.monotonic() - began
-            decision = decide(
-                self.backoff,
-                tries,
-                failure,
-                safe,
-                elapsed,
-                self.left_s(deadline),
-                self.rng,
-            )
-            lost = failure.retriable and failure.maybe_applied
-            if not decision.retry:
-                writes = verb not in ("get", "list", "discover")
-                raise self.scrub(
-                    _final(error, tries, elapsed, uncertain or lost, decision, writes)
-                ) from None
-            uncertain = uncertain or lost
-            logger.debug(
-                "retrying %s %s%s in %.2fs (try %d of %d failed: %s)",
-                verb,
-                target,
-                where,
-                decision.delay_s,
-                tries,
-                self.backoff.attempts,
-                failure.status or "no answer",
-            )
-            time.sleep(decision.delay_s or 0.0)
-
-    def _decode(self, data: bytes, verb: str, plural: str) -> dict:
-        if not data:
-            return {}
-        try:
-            return json.loads(data)
-        except ValueError:
-            raise ActivityFailed(
-                f"the Kubernetes API at {self.host} answered {verb} {plural} with "
-                "something that is not JSON; is KUBECONFIG pointing at an API server?"
-            ) from None
-
-    def create(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        body: dict,
-        read: Callable[[], dict | None],
-        group: str,
-        plural: str,
-        namespace: str | None = None,
-        name: str | None = None,
-    ) -> dict:
-        """Create ``body`` (sent after ``args``), safely even when answers get lost.
-
-        The object carries a fresh request id (annotation
-        ``chaoslitmus.io/request-id``), so the create can be sent again: when a
-        try got no answer and a later one meets 409 (or the retries run out),
-        ``read()`` fetches the object by name and, if it carries our id, the
-        first try did create it and it is returned. A 409 for anyone else's
-        object is raised as usual.
-        """
-        request_id = uuid.uuid4().hex
-        try:
-            return self.call(
-                fn,
-                *args,
-                stamp(body, request_id),
-                verb="create",
-                group=group,
-                plural=plural,
-                namespace=namespace,
-                name=name,
-                idempotent=True,
-            )
-        except KubeError as exc:
-            if not exc.uncertain:
-                raise
-            found = read()
-            if not stamped_by(found, request_id):
-                raise
-            _, target, where = _target(group, plural, namespace, name)
-            logger.debug("create %s%s: an earlier try made it; using it", target, where)
-            return found or {}
-
-    def merge_patch(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
-        """:meth:`call` for a PATCH whose body is an RFC 7386 merge patch.
-
-        kubernetes 37 sends a dict body as JSON Patch unless told otherwise;
-        older clients pick merge or strategic merge from the body's type. A
-        merge patch sets values, so sending it twice lands as once: it is
-        retried like a read unless ``idempotent=False``.
-        """
-        if _accepts_content_type(fn):
-            kwargs["_content_type"] = "application/merge-patch+json"
-        kwargs.setdefault("idempotent", True)
-        return self.call(fn, *args, **kwargs)
-
-    def maybe(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict | None:
-        """Like :meth:`call`, but a 404 gives ``None`` (the object is absent)."""
-        try:
-            return self.call(fn, *args, **kwargs)
-        except KubeError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def served(self, group: str, version: str, plural: str) -> bool:
-        """Whether the API serves ``group/version/plural`` (discovery needs no RBAC).
-
-        One discovery request per group/version for the life of this client
-        (one activity call): preflight asks about several kinds of one group.
-        """
-        key = (group, version)
-        if key not in self._discovery:
-            api = self.custom if group else self.core
-            args = (group, version) if group else ()
-            self._discovery[key] = self.maybe(
-                api.get_api_resources,
-                *args,
-                verb="discover",
-                group=group,
-                plural=plural,
-            )
-        body = self._discovery[key]
-        return bool(body) and any(
-            r.get("name") == plural for r in body.get("resources", [])
-        )
+    return kube_error(text, error.status, uncertain, decision.why)
 
 
 @functools.lru_cache(maxsize=256)
@@ -553,13 +369,8 @@ class Watched:
 
 
 def follow(
-    kube: Kube,
-    list_fn: Callable[..., Any],
-    *args: Any,
+    resource: Resource,
     deadline: float,
-    group: str,
-    plural: str,
-    namespace: str | None = None,
     field_selector: str | None = None,
     label_selector: str | None = None,
     stop: Stopper | None = None,
@@ -569,34 +380,20 @@ def follow(
     After each (re)listing comes ``("SYNCED", {})``: by then every existing
     object has been yielded, so "not seen" means "absent".
 
-    ``list_fn`` is a list method of the typed API (for example
-    ``kube.custom.list_namespaced_custom_object``) and ``args`` its positional
-    arguments. The stream survives disconnects and server errors (resumes
-    from the last resourceVersion, with back-off; too many breaks in a row
-    raise), relists on 410 Gone, and ends quietly at ``deadline``
-    (``time.monotonic()``) or when ``stop`` is set; the caller decides what a
-    timeout means.
+    The stream survives disconnects and server errors (resumes from the last
+    resourceVersion, with back-off; too many breaks in a row raise), relists
+    on 410 Gone, and ends quietly at ``deadline`` (``time.monotonic()``) or
+    when ``stop`` is set; the caller decides what a timeout means.
     """
-    selectors: dict[str, str] = {}
-    if field_selector:
-        selectors["field_selector"] = field_selector
-    if label_selector:
-        selectors["label_selector"] = label_selector
-    label = _plural_label(group, plural)
+    kube = resource.kube
+    selectors = _selectors(label_selector, field_selector)
+    label = resource.label
+    list_fn, args = resource._operation("list", None)
 
     def listing() -> tuple[str, list[dict]] | None:
         """(resourceVersion, items), or None when the deadline came first."""
         try:
-            body = kube.call(
-                list_fn,
-                *args,
-                verb="list",
-                group=group,
-                plural=plural,
-                namespace=namespace,
-                deadline=deadline,
-                **selectors,
-            )
+            body = resource.list(label_selector, field_selector, deadline=deadline)
         except KubeError as exc:
             if exc.gave_up == "deadline":
                 return None
@@ -645,7 +442,13 @@ def follow(
                 )
                 if not exc.status or not failure.retriable:
                     raise kube.scrub(
-                        api_error(exc, "watch", group, plural, namespace)
+                        api_error(
+                            exc,
+                            "watch",
+                            resource.group,
+                            resource.plural,
+                            resource.namespace,
+                        )
                     ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             failure = _transport_failure(exc)
@@ -661,7 +464,7 @@ def follow(
                             relist = True
                             break
                         raise kube.scrub(
-                            KubeError(
+                            kube_error(
                                 f"watch on {label} failed: "
                                 f"{obj.get('message', 'unknown error')}",
                                 int(obj.get("code") or 0),
@@ -712,7 +515,7 @@ def follow(
             return
         if not decision.retry:
             raise kube.scrub(
-                KubeError(
+                kube_error(
                     f"the watch on {label} at {kube.host} broke {breaks} times in a "
                     f"row (last: {failure.status or 'no answer'}); check that the "
                     "Kubernetes API is up and reachable",
@@ -804,83 +607,386 @@ def follow_many(
         stop.stop()
 
 
+class Kube:
+    """A JSON-in, JSON-out client for one activity call.
+
+    Built once per activity from ``secrets`` (chaosk8s' rules: kubeconfig,
+    in-cluster, or KUBERNETES_* variables). ``deadline`` (``time.monotonic()``)
+    bounds every call and its retries; without it each call has the
+    ``backoff`` budget alone. Objects are addressed through
+    :meth:`resource` handles, never through the typed API classes.
+    """
+
+    def __init__(
+        self,
+        secrets: Secrets | None = None,
+        api: client.ApiClient | None = None,
+        deadline: float | None = None,
+        backoff: Backoff = API_BACKOFF,
+    ) -> None:
+        self.api = api or build_api_client(secrets)
+        self.deadline = deadline
+        self.backoff = backoff
+        self.rng = random.Random()
+        self._typed: dict[str, Any] = {}
+        self._discovery: dict[tuple[str, str], dict | None] = {}
+
+    @property
+    def host(self) -> str:
+        return redact_url(self.api.configuration.host or "")
+
+    def within(self, timeout_s: float) -> Kube:
+        """A client on the same connection whose calls (retries included)
+        end ``timeout_s`` from now; this one keeps its own deadline."""
+        bounded = copy.copy(self)
+        bounded.deadline = time.monotonic() + timeout_s
+        return bounded
+
+    def resource(
+        self, group: str, version: str, plural: str, namespace: str | None = None
+    ) -> Resource:
+        """One kind of object (in one namespace, or cluster-wide without one)."""
+        return Resource(self, group, version, plural, namespace)
+
+    def left_s(self, deadline: float | None = None) -> float:
+        """Seconds until the nearer of our deadline and ``deadline`` (inf: none)."""
+        ends = [d for d in (self.deadline, deadline) if d is not None]
+        return min(ends) - time.monotonic() if ends else math.inf
+
+    def scrub(self, error: KubeError) -> KubeError:
+        """``error`` without any credential this client holds in its text."""
+        error.args = (redact(str(error), credentials_of(self.api.configuration)),)
+        return error
+
+    def typed(self, name: str) -> Any:
+        """The kubernetes client's generated API class ``name``, on our connection."""
+        if name not in self._typed:
+            self._typed[name] = getattr(client, name)(self.api)
+        return self._typed[name]
+
+    def send(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        verb: str,
+        group: str,
+        plural: str,
+        namespace: str | None = None,
+        name: str | None = None,
+        idempotent: bool | None = None,
+        deadline: float | None = None,
+        raw: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Invoke one API method and return the decoded JSON body (with
+        ``raw``, the body as text: e.g. what a pod answers through pods/proxy).
+
+        ``verb``/``group``/``plural``/``namespace``/``name`` shape the error
+        message and the retry decision (``verb`` "get", "list", "discover",
+        "create", "patch", "delete"); they are not sent. ``idempotent``
+        overrides whether a request that may have reached the server is sent
+        again (default: :func:`chaoslitmus._retry.replay_safe`). A delete
+        whose earlier try got no answer and that then meets 404 has done its
+        job: it returns ``{}``.
+        """
+        body = args[-1] if args and verb in ("create", "patch", "update") else None
+        safe = (
+            replay_safe(verb, body, kwargs.get("_content_type"))
+            if idempotent is None
+            else idempotent
+        )
+        what, target, where = _target(group, plural, namespace, name)
+        asked = kwargs.pop("_request_timeout", REQUEST_TIMEOUT_S)
+        connect_s, read_s = asked if isinstance(asked, tuple) else (asked, asked)
+        began = time.monotonic()
+        tries = 0
+        uncertain = False  # an earlier try may have been applied
+        while True:
+            tries += 1
+            timeout = request_timeout(self.left_s(deadline), connect_s, read_s)
+            try:
+                response = fn(
+                    *args, _preload_content=False, _request_timeout=timeout, **kwargs
+                )
+                data = response.data
+            except ApiException as exc:
+                error = api_error(exc, verb, group, plural, namespace, name)
+                if not exc.status:
+                    raise self.scrub(error) from None
+                if uncertain and exc.status == 404 and verb == "delete":
+                    logger.debug("%s %s%s: gone on retry, deleted", verb, target, where)
+                    return {}
+                failure = Failure.answered(
+                    exc.status, retry_after_s(_header(exc, "Retry-After"))
+                )
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                error = _unreachable(self.host, exc, verb, target, where)
+                failure = _transport_failure(exc)
+            else:
+                if raw:
+                    return (data or b"").decode("utf-8", "replace")
+                return self._decode(data, verb, plural)
+            elapsed = time.monotonic() - began
+            decision = decide(
+                self.backoff,
+                tries,
+                failure,
+                safe,
+                elapsed,
+                self.left_s(deadline),
+                self.rng,
+            )
+            lost = failure.retriable and failure.maybe_applied
+            if not decision.retry:
+                writes = verb not in ("get", "list", "discover")
+                raise self.scrub(
+                    _final(error, tries, elapsed, uncertain or lost, decision, writes)
+                ) from None
+            uncertain = uncertain or lost
+            logger.debug(
+                "retrying %s %s%s in %.2fs (try %d of %d failed: %s)",
+                verb,
+                target,
+                where,
+                decision.delay_s,
+                tries,
+                self.backoff.attempts,
+                failure.status or "no answer",
+            )
+            time.sleep(decision.delay_s or 0.0)
+
+    def _decode(self, data: bytes, verb: str, plural: str) -> dict:
+        if not data:
+            return {}
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ActivityFailed(
+                f"the Kubernetes API at {self.host} answered {verb} {plural} with "
+                "something that is not JSON; is KUBECONFIG pointing at an API server?"
+            ) from None
+
+    def served(self, group: str, version: str, plural: str) -> bool:
+        """Whether the API serves ``group/version/plural`` (discovery needs no RBAC).
+
+        One discovery request per group/version for the life of this client
+        (one activity call): preflight asks about several kinds of one group.
+        """
+        key = (group, version)
+        if key not in self._discovery:
+            api = self.typed("CustomObjectsApi" if group else "CoreV1Api")
+            args = (group, version) if group else ()
+            fn = api.get_api_resources
+            try:
+                self._discovery[key] = self.send(
+                    fn, *args, verb="discover", group=group, plural=plural
+                )
+            except NotFound:
+                self._discovery[key] = None
+        body = self._discovery[key]
+        return bool(body) and any(
+            r.get("name") == plural for r in body.get("resources", [])
+        )
+
+
+# Built-in kinds we address, by (group, plural): the generated API class and
+# the stem of its method names (read_namespaced_<stem>, list_..., ...). Every
+# other group is a custom resource, reached through CustomObjectsApi.
+_BUILTIN: dict[tuple[str, str], tuple[str, str]] = {
+    ("", "namespaces"): ("CoreV1Api", "namespace"),
+    ("", "pods"): ("CoreV1Api", "pod"),
+    ("", "events"): ("CoreV1Api", "event"),
+    ("", "serviceaccounts"): ("CoreV1Api", "service_account"),
+    ("apps", "deployments"): ("AppsV1Api", "deployment"),
+    ("apps", "statefulsets"): ("AppsV1Api", "stateful_set"),
+    ("apps", "daemonsets"): ("AppsV1Api", "daemon_set"),
+    ("rbac.authorization.k8s.io", "roles"): ("RbacAuthorizationV1Api", "role"),
+    ("rbac.authorization.k8s.io", "rolebindings"): (
+        "RbacAuthorizationV1Api",
+        "role_binding",
+    ),
+}
+_BUILTIN_GROUPS = {group for group, _ in _BUILTIN}
+
+
 @dataclass(frozen=True)
-class CustomObjects:
-    """One kind of custom object in one namespace, so callers name an object
-    once instead of repeating group, version, plural and namespace (and the
-    same words for error messages) at every call."""
+class Resource:
+    """One kind of object, in one namespace (or cluster-wide): say group,
+    version, plural and namespace once, then get, list, create, patch,
+    delete and watch objects by name.
+
+    Every call goes through :meth:`Kube.send` (retries, deadline, one-line
+    errors without credentials); failures callers branch on are
+    :class:`NotFound`, :class:`Conflict`, :class:`Forbidden`,
+    :class:`Invalid` and :class:`Gone`.
+    """
 
     kube: Kube
     group: str
     version: str
     plural: str
-    namespace: str
+    namespace: str | None = None
 
-    def _where(self, name: str | None = None) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "plural": self.plural,
-            "namespace": self.namespace,
-            "name": name,
-        }
+    def __post_init__(self) -> None:
+        if self.group in _BUILTIN_GROUPS and (self.group, self.plural) not in _BUILTIN:
+            raise ValueError(f"no typed API known for {self.plural}.{self.group}")
 
-    def _path(self) -> tuple[str, str, str, str]:
-        return (self.group, self.version, self.namespace, self.plural)
+    @property
+    def label(self) -> str:
+        return _plural_label(self.group, self.plural)
 
-    def get(self, name: str) -> dict | None:
-        """The object, or None when it does not exist."""
-        return self.kube.maybe(
-            self.kube.custom.get_namespaced_custom_object,
-            *self._path(),
-            name,
-            verb="get",
-            **self._where(name),
+    def within(self, timeout_s: float) -> Resource:
+        """The same resource on a client whose calls end ``timeout_s`` from now."""
+        return dataclasses.replace(self, kube=self.kube.within(timeout_s))
+
+    def _operation(self, verb: str, name: str | None) -> tuple[Callable, tuple]:
+        """The generated client method for ``verb`` and its leading arguments."""
+        builtin = _BUILTIN.get((self.group, self.plural))
+        scoped = self.namespace is not None
+        if builtin is None:
+            scope = "namespaced" if scoped else "cluster"
+            api = self.kube.typed("CustomObjectsApi")
+            fn = getattr(api, f"{verb}_{scope}_custom_object")
+            args: tuple = (self.group, self.version)
+            args += (self.namespace, self.plural) if scoped else (self.plural,)
+            return fn, args + ((name,) if name is not None else ())
+        api_name, stem = builtin
+        typed_verb = "read" if verb == "get" else verb
+        scope = "namespaced_" if scoped else ""
+        fn = getattr(self.kube.typed(api_name), f"{typed_verb}_{scope}{stem}")
+        args = (name,) if name is not None else ()
+        return fn, args + ((self.namespace,) if scoped else ())
+
+    def _call(
+        self, verb: str, name: str | None = None, *body: Any, **kwargs: Any
+    ) -> dict:
+        # A create is addressed to the collection; the name is for messages.
+        fn, args = self._operation(verb, None if verb == "create" else name)
+        if verb == "patch" and _accepts_content_type(getattr(fn, "__func__", fn)):
+            kwargs["_content_type"] = MERGE_PATCH
+        return self.kube.send(
+            fn,
+            *args,
+            *body,
+            verb=verb,
+            group=self.group,
+            plural=self.plural,
+            namespace=self.namespace,
+            name=name,
+            **kwargs,
         )
+
+    def get(self, name: str) -> dict:
+        """The object; :class:`NotFound` when it does not exist."""
+        return self._call("get", name)
+
+    def find(self, name: str) -> dict | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self.get(name)
+        except NotFound:
+            return None
+
+    def list(
+        self,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        deadline: float | None = None,
+    ) -> dict:
+        """The list body (``items``, ``metadata.resourceVersion``)."""
+        selectors = _selectors(label_selector, field_selector)
+        return self._call("list", None, deadline=deadline, **selectors)
 
     def create(self, body: dict) -> dict:
-        """Create it exactly once, even when answers get lost (Kube.create)."""
-        name = body["metadata"]["name"]
-        return self.kube.create(
-            self.kube.custom.create_namespaced_custom_object,
-            *self._path(),
-            body=body,
-            read=functools.partial(self.get, name),
-            **self._where(name),
-        )
+        """Create ``body`` exactly once, even when answers get lost.
 
-    def merge_patch(self, name: str, body: dict) -> dict:
-        """Apply an RFC 7386 merge patch."""
-        return self.kube.merge_patch(
-            self.kube.custom.patch_namespaced_custom_object,
-            *self._path(),
+        The object carries a fresh request id (annotation
+        ``chaoslitmus.io/request-id``), so the create can be sent again: when a
+        try got no answer and a later one meets 409 (or the retries run out),
+        the object is read by name and, if it carries our id, the first try
+        did create it and it is returned. A 409 for anyone else's object is
+        raised as :class:`Conflict`.
+        """
+        name = body["metadata"]["name"]
+        request_id = uuid.uuid4().hex
+        try:
+            return self._call("create", name, stamp(body, request_id), idempotent=True)
+        except KubeError as exc:
+            if not exc.uncertain:
+                raise
+            found = self.find(name)
+            if not stamped_by(found, request_id):
+                raise
+            _, target, where = _target(self.group, self.plural, self.namespace, name)
+            logger.debug("create %s%s: an earlier try made it; using it", target, where)
+            return found or {}
+
+    def dry_run_create(self, body: dict) -> dict:
+        """Ask the API server whether ``body`` would be created (``dryRun=All``:
+        admission, schema and name checks run; nothing is stored)."""
+        name = body["metadata"]["name"]
+        return self._call("create", name, body, idempotent=True, dry_run="All")
+
+    def patch(
+        self,
+        name: str,
+        body: dict,
+        idempotent: bool | None = None,
+        field_manager: str | None = None,
+    ) -> dict:
+        """Apply an RFC 7386 merge patch (custom resources refuse strategic merge).
+
+        kubernetes 37 sends a dict body as JSON Patch unless told otherwise;
+        older clients pick the type from the body. A merge patch sets values,
+        so sending it twice lands as once: it is retried like a read unless
+        ``idempotent=False``; one guarded by ``metadata.resourceVersion`` is
+        refused with :class:`Conflict` when the object changed. ``field_manager``
+        names us in the object's ``managedFields``.
+        """
+        kwargs: dict[str, Any] = (
+            {"field_manager": field_manager} if field_manager else {}
+        )
+        return self._call(
+            "patch",
             name,
             body,
-            verb="patch",
-            **self._where(name),
+            idempotent=True if idempotent is None else idempotent,
+            **kwargs,
         )
 
     def delete(self, name: str) -> dict | None:
         """Delete it; None when it was already gone."""
-        return self.kube.maybe(
-            self.kube.custom.delete_namespaced_custom_object,
-            *self._path(),
-            name,
-            verb="delete",
-            **self._where(name),
-        )
+        try:
+            return self._call("delete", name)
+        except NotFound:
+            return None
 
-    def follow(
-        self, name: str, deadline: float, stop: Stopper | None = None
+    def served(self) -> bool:
+        """Whether the cluster serves this kind (discovery, cached per client)."""
+        return self.kube.served(self.group, self.version, self.plural)
+
+    def watch(
+        self,
+        name: str | None,
+        deadline: float,
+        stop: Stopper | None = None,
+        label_selector: str | None = None,
     ) -> Iterator[tuple[str, dict]]:
-        """:func:`follow` one object by name."""
+        """:func:`follow` one object by name (or all of them, or a label
+        selection) until ``deadline`` (``time.monotonic()``)."""
         return follow(
-            self.kube,
-            self.kube.custom.list_namespaced_custom_object,
-            *self._path(),
+            self,
             deadline=deadline,
-            group=self.group,
-            plural=self.plural,
-            namespace=self.namespace,
-            field_selector=f"metadata.name={name}",
+            field_selector=f"metadata.name={name}" if name else None,
+            label_selector=label_selector,
             stop=stop,
         )
+
+
+def _selectors(label_selector: str | None, field_selector: str | None) -> dict:
+    selectors: dict[str, str] = {}
+    if field_selector:
+        selectors["field_selector"] = field_selector
+    if label_selector:
+        selectors["label_selector"] = label_selector
+    return selectors

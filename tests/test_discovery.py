@@ -32,3 +32,13 @@ def test_core_activities_are_there():
         "restore_retry_policy",
         "get_retry_policy",
     } <= names
+
+
+def test_chaos_init_can_skip_every_optional_number_and_boolean():
+    # `chaos init` offers a null default as an empty answer, which an integer,
+    # number or boolean prompt refuses and asks again, forever: those
+    # arguments need real defaults.
+    for activity in discover(discover_system=False)["activities"]:
+        for arg in activity["arguments"]:
+            if arg.get("type") in ("integer", "number", "boolean") and "default" in arg:
+                assert arg["default"] is not None, (activity["name"], arg["name"])

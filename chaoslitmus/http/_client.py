@@ -61,6 +61,8 @@ _CHUNK = 65_536
 # time wakes ~1 ms late. Waking up to 1 ms early instead keeps requests on
 # time; one that leaves early is timed from when it left, never from before.
 _EARLY_S = 0.001
+# How often a long wait between two requests looks at the stop flag.
+_STOP_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Sampled:
     started_at: datetime
     elapsed_s: float
     error_examples: dict[str, str]
+    cut_short: bool = False
 
 
 def run_in_private_loop(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -191,7 +194,9 @@ class _Slots:
             await asyncio.wait_for(freed.wait(), max(timeout_s, 0.0))
 
 
-async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
+async def sample(
+    plan: Plan, offsets: Sequence[float], stop: threading.Event | None = None
+) -> Sampled:
     """Send one request per due offset, never waiting for earlier answers.
 
     A request due while ``max_in_flight`` requests are outstanding is not
@@ -200,6 +205,8 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
     caller would have met is measured, and no late burst hits the server
     when a stall ends. Latency runs from the due time, or from the real send
     if that was earlier (by at most _EARLY_S), so it is never understated.
+    Once ``stop`` is set no further request leaves; those in flight finish
+    and the result says ``cut_short``.
     """
     loop = asyncio.get_running_loop()
     outcomes: list[Outcome | None] = [None] * len(offsets)
@@ -245,8 +252,15 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
             )
 
         index = 0
+        cut_short = False
         while index < len(offsets):
+            if stop is not None and stop.is_set():
+                cut_short = True
+                break
             wait_s = start + offsets[index] - loop.time() - _EARLY_S
+            if stop is not None and wait_s > _STOP_POLL_S:
+                await asyncio.sleep(_STOP_POLL_S)
+                continue
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             now_s = loop.time() - start + _EARLY_S
@@ -261,5 +275,9 @@ async def sample(plan: Plan, offsets: Sequence[float]) -> Sampled:
         elapsed_s = loop.time() - start
 
     return Sampled(
-        [o for o in outcomes if o is not None], started_at, elapsed_s, examples
+        [o for o in outcomes if o is not None],
+        started_at,
+        elapsed_s,
+        examples,
+        cut_short,
     )

@@ -6,11 +6,13 @@ and what would be accepted; the probes turn it into ActivityFailed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from chaoslib.exceptions import ActivityFailed
+
+from chaoslitmus import _args
 from chaoslitmus.http._schedule import default_max_in_flight, request_count
 
 __all__ = ["MAX_REQUESTS", "Plan", "RequestSpec", "plan_measurement", "request_spec"]
@@ -57,10 +59,19 @@ def request_spec(
     verify_tls: object = True,
 ) -> RequestSpec:
     """Validate what one request sends; ValueError with one line if wrong."""
+    checked_url, checked_headers = _url(url), _headers(headers)
+    if urlsplit(checked_url).username is not None and any(
+        name.lower() == "authorization" for name, _ in checked_headers
+    ):
+        # aiohttp would fail every request: it cannot send both.
+        raise ValueError(
+            "url carries user:password@ and headers carry an Authorization "
+            "header; give only one of them"
+        )
     return RequestSpec(
-        url=_url(url),
+        url=checked_url,
         method=_method(method),
-        headers=_headers(headers),
+        headers=checked_headers,
         body=_body(body),
         timeout_s=_positive("timeout_s", timeout_s, MAX_TIMEOUT_S),
         verify_tls=_flag("verify_tls", verify_tls),
@@ -147,16 +158,11 @@ def _body(body: object) -> bytes | None:
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    """A finite number; exact numeric strings too (``chaos run --var``)."""
+    try:
+        return _args.number(value, name, minimum=None)
+    except ActivityFailed as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _positive(name: str, value: object, upper: float) -> float:
@@ -167,21 +173,19 @@ def _positive(name: str, value: object, upper: float) -> float:
 
 
 def _flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
+    try:
+        return _args.boolean(value, name)
+    except ActivityFailed as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _max_in_flight(value: object, rate: float, timeout_s: float) -> int:
-    if value is None:
+    if value is None or value == 0:
         return default_max_in_flight(rate, timeout_s)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"max_in_flight must be a whole number, got {value!r}")
-    if not 1 <= value <= MAX_IN_FLIGHT_LIMIT:
-        raise ValueError(
-            f"max_in_flight must be between 1 and {MAX_IN_FLIGHT_LIMIT}, got {value}"
-        )
-    return value
+    try:
+        return _args.whole(value, "max_in_flight", 1, MAX_IN_FLIGHT_LIMIT)
+    except ActivityFailed as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _ok_statuses(value: object) -> tuple[int, ...] | None:

@@ -82,7 +82,14 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "--kubeconfig",
         default=None,
         metavar="PATH",
-        help="write the kubeconfig here (default: a temporary file)",
+        help="create the kubeconfig here, removed when the lab stops (default: a "
+        "temporary file); an existing file is refused without --force",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="let --kubeconfig replace an existing file until the lab stops "
+        "(its content is put back then)",
     )
 
 

@@ -50,6 +50,7 @@ def _options(args: argparse.Namespace) -> LabOptions:
         retry_host_predicate=args.retry_host_predicate,
         seed=args.seed,
         kubeconfig=args.kubeconfig,
+        force_kubeconfig=args.force,
     )
 
 

@@ -22,11 +22,12 @@ from pathlib import Path
 from chaoslitmus.lab import env as lab_env
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.kube.schemas import default_crd_files
+from chaoslitmus.lab.kubeconfig_file import KubeconfigFile
 from chaoslitmus.lab.litmus.operator import litmus_controller
 from chaoslitmus.lab.mesh.dataplane import DataPlane
 from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions
 from chaoslitmus.lab.ports import reviews_socket
-from chaoslitmus.lab.runner import ApiServerThread, make_store, write_kubeconfig
+from chaoslitmus.lab.runner import ApiServerThread, kubeconfig_text, make_store
 
 __all__ = ["Lab", "LabError", "LabOptions", "served_crd_files"]
 
@@ -55,6 +56,7 @@ class Lab:
         self.port_note: str | None = None
         self.ready_s: float | None = None
         self._tmpdir: str | None = None
+        self._kubeconfig_file: KubeconfigFile | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -63,6 +65,10 @@ class Lab:
             return self
         began = time.perf_counter()
         options = self.options
+        if options.kubeconfig:  # refused before anything starts
+            self._kubeconfig_file = KubeconfigFile.claim(
+                options.kubeconfig, force=options.force_kubeconfig
+            )
         sock, self.port_note = reviews_socket(options.reviews_port)
         if self.port_note:
             log.warning("%s", self.port_note)
@@ -92,17 +98,15 @@ class Lab:
         self.server = ApiServerThread(
             store, controllers=[self.dataplane.controller, operator]
         ).start()
-        if options.kubeconfig:
-            path = Path(options.kubeconfig)
+        text = kubeconfig_text(
+            self.server.url, namespace=options.namespace, context=KUBE_CONTEXT
+        )
+        if self._kubeconfig_file is not None:
+            self.kubeconfig = self._kubeconfig_file.write(text)
         else:
             self._tmpdir = tempfile.mkdtemp(prefix="chaoslitmus-lab-")
-            path = Path(self._tmpdir) / "kubeconfig"
-        self.kubeconfig = write_kubeconfig(
-            path,
-            self.server.url,
-            namespace=options.namespace,
-            context=KUBE_CONTEXT,
-        )
+            self.kubeconfig = Path(self._tmpdir) / "kubeconfig"
+            self.kubeconfig.write_text(text, encoding="utf-8")
         self.dataplane.wait_ready(options.ratings_replicas, _READY_TIMEOUT_S)
 
     def stop(self) -> None:
@@ -116,6 +120,8 @@ class Lab:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+        if self._kubeconfig_file is not None:
+            self._kubeconfig_file.release()
 
     def __enter__(self) -> Lab:
         return self.start()

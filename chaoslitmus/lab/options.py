@@ -53,7 +53,9 @@ class LabOptions:
 
     Defaults are the story's cluster. `reviews_port`: None means 8080, or a
     free port when 8080 is taken; 0 means a free port; any other number must
-    be free or start fails. `litmus` picks the Litmus CRDs and manifests
+    be free or start fails. `kubeconfig`: a file the lab creates (and removes
+    on stop); an existing one only with `force_kubeconfig`, put back on stop.
+    `litmus` picks the Litmus CRDs and manifests
     (3.x, or the legacy 1.x shapes).
     """
 
@@ -71,6 +73,7 @@ class LabOptions:
     retry_host_predicate: HostPredicate = "previous_hosts"
     seed: int = 0
     kubeconfig: str | None = None
+    force_kubeconfig: bool = False
 
     def __post_init__(self) -> None:
         choices = (

@@ -24,7 +24,7 @@ from chaoslitmus.lab.kube.schemas import default_crd_files, load_crd_files
 from chaoslitmus.lab.kube.store import Store
 from chaoslitmus.lab.kube.watchlog import EVENT_LOG_SIZE
 
-__all__ = ["ApiServerThread", "make_store", "write_kubeconfig"]
+__all__ = ["ApiServerThread", "kubeconfig_text", "make_store", "write_kubeconfig"]
 
 log = logging.getLogger("chaoslitmus.lab")
 
@@ -201,14 +201,13 @@ class ApiServerThread:
         await self._runner.cleanup()
 
 
-def write_kubeconfig(
-    path: Path | str,
+def kubeconfig_text(
     server_url: str,
     namespace: str = "default",
     context: str = "chaoslitmus-lab",
     token: str | None = None,
-) -> Path:
-    """Write a kubeconfig pointing kubectl and the kubernetes client at the lab."""
+) -> str:
+    """A kubeconfig pointing kubectl and the kubernetes client at the lab."""
     user: dict[str, Any] = {"token": token} if token else {}
     config = {
         "apiVersion": "v1",
@@ -228,7 +227,20 @@ def write_kubeconfig(
         "current-context": context,
         "preferences": {},
     }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def write_kubeconfig(
+    path: Path | str,
+    server_url: str,
+    namespace: str = "default",
+    context: str = "chaoslitmus-lab",
+    token: str | None = None,
+) -> Path:
+    """Write a kubeconfig pointing kubectl and the kubernetes client at the lab
+    (tests' own files; `lab up --kubeconfig` goes through `kubeconfig_file`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    text = kubeconfig_text(server_url, namespace, context, token)
+    target.write_text(text, encoding="utf-8")
     return target

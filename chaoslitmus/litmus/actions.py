@@ -1,13 +1,12 @@
 """Chaos Toolkit actions for LitmusChaos: launch faults, wait, stop, clean up.
 
 Engines are created through the Kubernetes API and followed with watches;
-every change made here has an action that undoes it (stop/delete engines,
-delete the service account we created, restore the app annotation, uninstall
-an experiment we installed).
+every engine launched here has an action that undoes it (stop_engine,
+delete_engine). The setup chores (service account and RBAC, the chaos
+annotation, installing an experiment) live in :mod:`chaoslitmus.litmus.setup`
+and are re-exported here, so one module path serves every Litmus action.
 """
 
-import functools
-import json
 import logging
 import time
 from typing import Any, Dict, List
@@ -15,17 +14,26 @@ from typing import Any, Dict, List
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
-from chaoslitmus.k8s import HEARTBEAT, SYNCED, Kube, KubeError, follow_many
+from chaoslitmus import _args
+from chaoslitmus._redact import redact_url
+from chaoslitmus.k8s import HEARTBEAT, SYNCED, Kube, NotFound, follow_many
 from chaoslitmus.litmus import manifests as m
+from chaoslitmus.litmus.apply import Launch, check_engines, launch_all
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
     PROGRESS_EVERY_S,
-    create_engine,
     get_object,
     litmus,
-    now_iso,
     results_of,
     wait_for_run,
+)
+from chaoslitmus.litmus.setup import (
+    annotate_app,
+    create_chaos_service_account,
+    delete_chaos_service_account,
+    install_experiment,
+    restore_app_annotation,
+    uninstall_experiment,
 )
 from chaoslitmus.litmus.status import (
     RESULT_FINAL_PHASES,
@@ -44,6 +52,7 @@ __all__ = [
     "wait_for_chaos_reverted",
     "stop_engine",
     "delete_engine",
+    # setup chores, from chaoslitmus.litmus.setup (listed here for discovery)
     "create_chaos_service_account",
     "delete_chaos_service_account",
     "annotate_app",
@@ -54,7 +63,6 @@ __all__ = [
 
 logger = logging.getLogger("chaostoolkit.litmus")
 
-PREVIOUS_ANNOTATION = "chaoslitmus.io/previous-chaos-annotation"
 FINALIZER = "chaosengine.litmuschaos.io/finalizer"
 
 
@@ -100,30 +108,19 @@ def run_experiment(
     m.check_name(experiment_name, "experiment_name", max_len=63)
     m.check_name(app_namespace, "app_namespace", max_len=63)
     label = m.check_label_selector(app_label, single=version == "1")
-    if app_kind not in m.APP_KINDS[version]:
-        raise ActivityFailed(
-            f"app_kind must be one of {', '.join(m.APP_KINDS[version])} for "
-            f"Litmus {version}.x, got {app_kind!r}"
-        )
+    _args.choice(app_kind, "app_kind", m.APP_KINDS[version])
     namespace = m.check_name(namespace or app_namespace, "namespace", max_len=63)
-    generated = engine_name is None
+    generated = engine_name in (None, "")
     name = m.engine_name_for(experiment_name) if generated else engine_name
     m.check_name(name, "engine_name", max_len=63)
     service_account = m.check_name(
         service_account or f"{experiment_name}-sa", "service_account"
     )
-    if job_cleanup_policy not in m.CLEANUP_POLICIES:
-        raise ActivityFailed(
-            "job_cleanup_policy must be 'delete' or 'retain', "
-            f"got {job_cleanup_policy!r}"
-        )
-    if not isinstance(annotation_check, bool):
-        raise ActivityFailed(
-            f"annotation_check must be true or false, got {annotation_check!r}"
-        )
-    if not isinstance(wait, bool):
-        raise ActivityFailed(f"wait must be true or false, got {wait!r}")
-    m.check_positive(timeout_s, "timeout_s")
+    _args.choice(job_cleanup_policy, "job_cleanup_policy", m.CLEANUP_POLICIES)
+    annotation_check = _args.boolean(annotation_check, "annotation_check")
+    wait = _args.boolean(wait, "wait")
+    fail_on_verdict = _args.boolean(fail_on_verdict, "fail_on_verdict")
+    timeout_s = m.check_timeout(timeout_s)
     manifest = m.engine_manifest(
         name=name,
         namespace=namespace,
@@ -160,7 +157,7 @@ def inject_network_latency(
     jitter_ms: int = 0,
     target_container: str = None,
     network_interface: str = "eth0",
-    pods_affected_perc: int = None,
+    pods_affected_perc: int = 0,
     target_pods: List[str] = None,
     destination_hosts: List[str] = None,
     destination_ips: List[str] = None,
@@ -173,7 +170,7 @@ def inject_network_latency(
     service_account: str = None,
     litmus_version: str = "3",
     wait: bool = True,
-    timeout_s: float = None,
+    timeout_s: float = 0,
     fail_on_verdict: bool = False,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
@@ -181,11 +178,16 @@ def inject_network_latency(
 
     Adds `latency_ms` (+/- `jitter_ms`) to the egress of the target pods for
     `duration_s` seconds, after `ramp_time_s`. By default Litmus picks ONE
-    random pod that `app_label` selects; `pods_affected_perc` (1-100) or
-    `target_pods` (names) choose more. `destination_hosts`/`destination_ips`
-    limit the delay to some destinations. `timeout_s` defaults to the
-    fault's duration plus 300 s for pod start-up. Returns what
-    `run_experiment` returns.
+    random pod that `app_label` selects; `pods_affected_perc` (1-100; 0, the
+    default, leaves it to Litmus) or `target_pods` (names) choose more.
+    `destination_hosts`/`destination_ips` limit the delay to some
+    destinations. `target_container` (default: the pod's first container),
+    `network_interface` (default eth0), `container_runtime` (docker,
+    containerd, crio) and `socket_path` are passed to Litmus as they are.
+    `timeout_s` 0 (the default) means the fault's duration plus 300 s for
+    pod start-up. Numbers may be given as exact numeric strings ("1000", as
+    `chaos run --var` passes them). Other arguments as in `run_experiment`.
+    Returns what `run_experiment` returns.
     See https://litmuschaos.github.io/litmus/experiments/categories/pods/pod-network-latency/
     """
     env = m.network_latency_env(
@@ -202,8 +204,12 @@ def inject_network_latency(
         container_runtime=container_runtime,
         socket_path=socket_path,
     )
-    if timeout_s is None:
-        timeout_s = duration_s + ramp_time_s + 300
+    auto = timeout_s is None or (
+        _args.number(timeout_s, "timeout_s", 0, _args.MAX_SECONDS) == 0
+    )
+    if auto:
+        timeout_s = int(env["TOTAL_CHAOS_DURATION"]) + int(env.get("RAMP_TIME", 0))
+        timeout_s += 300
     return run_experiment(
         "pod-network-latency",
         app_namespace,
@@ -233,47 +239,43 @@ def create_engine_from_manifest(
     """Create the ChaosEngine(s) of a YAML file or https URL and follow them.
 
     Multi-document YAML is fine; every document must be a
-    `litmuschaos.io/v1alpha1` ChaosEngine, and all are checked (preflight
-    included) before any is created. `namespace` overrides the manifests'
-    namespace. Names are kept as written (use `metadata.generateName` for a
-    fresh name each run). Returns one outcome per engine, as `run_experiment`.
+    `litmuschaos.io/v1alpha1` ChaosEngine, and all are checked (preflight and
+    a server-side dry run included) before any is created: all are created or
+    none (one that fails late is undone). `namespace` overrides the
+    manifests' namespace. Names are kept as written (use
+    `metadata.generateName` for a fresh name each run). A URL is fetched
+    within `timeout_s` (60 s at most). Returns one outcome per engine, as
+    `run_experiment`, each with `created_engines`: every engine this call
+    created.
     """
-    m.check_positive(timeout_s, "timeout_s")
-    documents = load_documents(path_or_url, allow_insecure)
-    engines = []
-    for index, doc in enumerate(documents, start=1):
-        if doc.get("kind") != "ChaosEngine" or doc.get("apiVersion") != m.API_VERSION:
-            raise ActivityFailed(
-                f"{path_or_url}: document {index} is a {doc.get('kind', '?')} "
-                f"({doc.get('apiVersion', '?')}); only {m.API_VERSION} ChaosEngine "
-                "documents are accepted here"
-            )
-        meta = dict(doc.get("metadata") or {})
-        ns = namespace or meta.get("namespace") or "default"
-        m.check_name(ns, "namespace", max_len=63)
-        generated = not meta.get("name")
-        if generated:
-            base = (meta.get("generateName") or "engine-").rstrip("-")
-            meta["name"] = f"{base}-{m.random_suffix()}"
-        m.check_name(meta["name"], "engine name", max_len=63)
-        meta.pop("generateName", None)
-        meta["namespace"] = ns
-        spec = doc.get("spec") or {}
-        if not spec.get("experiments"):
-            raise ActivityFailed(
-                f"{path_or_url}: engine '{meta['name']}' lists no experiments"
-            )
-        if (spec.get("appinfo") or {}).get("appns") == "":
-            spec.setdefault("appinfo", {})["appns"] = ns
-        engines.append(({**doc, "metadata": meta, "spec": spec}, generated))
+    _args.text(path_or_url, "path_or_url")
+    namespace = _args.optional_text(namespace, "namespace")
+    if namespace:
+        m.check_name(namespace, "namespace", max_len=63)
+    wait = _args.boolean(wait, "wait")
+    timeout_s = m.check_timeout(timeout_s)
+    allow_insecure = _args.boolean(allow_insecure, "allow_insecure")
+    fail_on_verdict = _args.boolean(fail_on_verdict, "fail_on_verdict")
+    documents = load_documents(path_or_url, allow_insecure, timeout_s)
+    source = redact_url(path_or_url)
+    engines = check_engines(documents, source, namespace)
     kube = Kube(secrets).within(timeout_s)
     for engine, _ in engines:
         annotation_check = (engine["spec"].get("annotationCheck") or "false") == "true"
         preflight(kube, engine, annotation_check)
+    launches = launch_all(kube, engines, source)
+    created = [launch.name for launch in launches]
+    kube = kube.within(timeout_s)
     outcomes = []
-    for engine, generated in engines:
-        outcomes.extend(_launch(kube.within(timeout_s), engine, generated, wait))
+    try:
+        for launch in launches:
+            outcomes.extend(_follow(kube, launch, wait))
+    except ActivityFailed as exc:
+        raise ActivityFailed(
+            f"{exc} (engines this call created: {', '.join(created)})"
+        ) from None
     for outcome in outcomes:
+        outcome["created_engines"] = created
         _check_verdict(outcome, fail_on_verdict)
     return outcomes
 
@@ -290,6 +292,8 @@ def wait_for_result(
     Use it after `run_experiment(..., wait=false)`, or in a rollback to put
     the verdict in the journal. Follows the engine's first experiment.
     """
+    fail_on_verdict = _args.boolean(fail_on_verdict, "fail_on_verdict")
+    timeout_s = m.check_timeout(timeout_s)
     kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
     return _check_verdict(
         _follow_existing(kube, engine, timeout_s, "final"), fail_on_verdict
@@ -316,6 +320,7 @@ def wait_for_chaos_started(
     already finished when the wait began (an engine left by an earlier run),
     when this run ends before any injection, or at the timeout.
     """
+    timeout_s = m.check_timeout(timeout_s)
     kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
     _refuse_finished(engine)
     return _follow_existing(kube, engine, timeout_s, "injected")
@@ -365,18 +370,16 @@ def stop_engine(
             "reason": f"already stopped ({before['engine_status'] or 'no status'})",
         }
     try:
-        after = litmus(kube, namespace, m.ENGINES).merge_patch(
+        after = litmus(kube, namespace, m.ENGINES).patch(
             engine_name, {"spec": {"engineState": "stop"}}
         )
-    except KubeError as exc:
-        if exc.status == 404:
-            return {
-                "engine_name": engine_name,
-                "namespace": namespace,
-                "stopped": False,
-                "reason": "not found",
-            }
-        raise
+    except NotFound:
+        return {
+            "engine_name": engine_name,
+            "namespace": namespace,
+            "stopped": False,
+            "reason": "not found",
+        }
     return {
         "engine_name": engine_name,
         "namespace": namespace,
@@ -400,7 +403,8 @@ def delete_engine(
     """
     m.check_name(engine_name, "engine_name")
     m.check_name(namespace, "namespace")
-    m.check_positive(timeout_s, "timeout_s")
+    wait_for_cleanup = _args.boolean(wait_for_cleanup, "wait_for_cleanup")
+    timeout_s = m.check_timeout(timeout_s)
     kube = Kube(secrets).within(timeout_s)
     began = time.monotonic()
     base = {"engine_name": engine_name, "namespace": namespace}
@@ -411,7 +415,7 @@ def delete_engine(
         return {**base, "deleted": True, "gone": False}
     seen = False  # the engine showed up since the last listing
     stream = {
-        "engine": lambda stop: engines.follow(engine_name, began + timeout_s, stop)
+        "engine": lambda stop: engines.watch(engine_name, began + timeout_s, stop)
     }
     for event in follow_many(stream, began + timeout_s, heartbeat_s=PROGRESS_EVERY_S):
         if event.type == HEARTBEAT:
@@ -445,337 +449,45 @@ def delete_engine(
     }
 
 
-def create_chaos_service_account(
-    namespace: str,
-    name: str,
-    experiment_name: str = "pod-network-latency",
-    secrets: Secrets = None,
-) -> Dict[str, Any]:
-    """Create the ServiceAccount, Role and RoleBinding an experiment runs as.
-
-    Grants only what the experiment needs: the rules the installed
-    ChaosExperiment declares (`spec.definition.permissions`), or Litmus'
-    published minimal RBAC for pod-network-latency. Objects that already
-    exist are left as they are and reported. Undo with
-    `delete_chaos_service_account`.
-    """
-    m.check_name(namespace, "namespace", max_len=63)
-    m.check_name(name, "name")
-    m.check_name(experiment_name, "experiment_name", max_len=63)
-    kube = Kube(secrets)
-    experiment = get_object(kube, namespace, m.EXPERIMENTS, experiment_name)
-    rules = (((experiment or {}).get("spec") or {}).get("definition") or {}).get(
-        "permissions"
-    ) or m.KNOWN_RULES.get(experiment_name)
-    if not rules:
-        raise ActivityFailed(
-            f"no RBAC rules known for experiment '{experiment_name}': install the "
-            f"ChaosExperiment in '{namespace}' first (its permissions are used)"
-        )
-    created, existing = [], []
-    calls = {
-        "ServiceAccount": (
-            kube.core.create_namespaced_service_account,
-            kube.core.read_namespaced_service_account,
-            "",
-            "serviceaccounts",
-        ),
-        "Role": (
-            kube.rbac.create_namespaced_role,
-            kube.rbac.read_namespaced_role,
-            "rbac.authorization.k8s.io",
-            "roles",
-        ),
-        "RoleBinding": (
-            kube.rbac.create_namespaced_role_binding,
-            kube.rbac.read_namespaced_role_binding,
-            "rbac.authorization.k8s.io",
-            "rolebindings",
-        ),
-    }
-    for manifest in m.rbac_manifests(namespace, name, rules):
-        create, read, group, plural = calls[manifest["kind"]]
-        meta = dict(group=group, plural=plural, namespace=namespace, name=name)
-        try:
-            kube.create(
-                create,
-                namespace,
-                body=manifest,
-                read=functools.partial(
-                    kube.maybe, read, name, namespace, verb="get", **meta
-                ),
-                **meta,
-            )
-            created.append(manifest["kind"])
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
-            existing.append(manifest["kind"])
-    return {
-        "namespace": namespace,
-        "name": name,
-        "created": created,
-        "already_present": existing,
-        "rules": rules,
-    }
-
-
-def delete_chaos_service_account(
-    namespace: str, name: str, secrets: Secrets = None
-) -> Dict[str, Any]:
-    """Delete the ServiceAccount, Role and RoleBinding that
-    `create_chaos_service_account` made (only those it labelled)."""
-    m.check_name(namespace, "namespace", max_len=63)
-    m.check_name(name, "name")
-    kube = Kube(secrets)
-    targets = [
-        (
-            kube.rbac.read_namespaced_role_binding,
-            kube.rbac.delete_namespaced_role_binding,
-            "rbac.authorization.k8s.io",
-            "rolebindings",
-            "RoleBinding",
-        ),
-        (
-            kube.rbac.read_namespaced_role,
-            kube.rbac.delete_namespaced_role,
-            "rbac.authorization.k8s.io",
-            "roles",
-            "Role",
-        ),
-        (
-            kube.core.read_namespaced_service_account,
-            kube.core.delete_namespaced_service_account,
-            "",
-            "serviceaccounts",
-            "ServiceAccount",
-        ),
-    ]
-    deleted, kept = [], []
-    for read, delete, group, plural, kind in targets:
-        meta = dict(
-            verb="get", group=group, plural=plural, namespace=namespace, name=name
-        )
-        found = kube.maybe(read, name, namespace, **meta)
-        if found is None:
-            continue
-        labels = found.get("metadata", {}).get("labels") or {}
-        if (
-            labels.get("app.kubernetes.io/managed-by")
-            != m.MANAGED_BY["app.kubernetes.io/managed-by"]
-        ):
-            kept.append(kind)
-            continue
-        meta["verb"] = "delete"
-        if kube.maybe(delete, name, namespace, **meta) is not None:
-            deleted.append(kind)
-    return {
-        "namespace": namespace,
-        "name": name,
-        "deleted": deleted,
-        "kept_not_ours": kept,
-    }
-
-
-def _workload_api(kube: Kube, kind: str):
-    apis = {
-        "deployment": ("read_namespaced_deployment", "patch_namespaced_deployment"),
-        "statefulset": (
-            "read_namespaced_stateful_set",
-            "patch_namespaced_stateful_set",
-        ),
-        "daemonset": ("read_namespaced_daemon_set", "patch_namespaced_daemon_set"),
-    }
-    if kind not in apis:
-        raise ActivityFailed(
-            f"kind must be deployment, statefulset or daemonset, got {kind!r}"
-        )
-    read, patch = apis[kind]
-    return getattr(kube.apps, read), getattr(kube.apps, patch)
-
-
-def annotate_app(
-    namespace: str, name: str, kind: str = "deployment", secrets: Secrets = None
-) -> Dict[str, Any]:
-    """Mark a workload as a chaos target (`litmuschaos.io/chaos: "true"`).
-
-    Litmus 1.x (and annotationCheck) only injects into annotated workloads.
-    The previous value is kept on the object, so `restore_app_annotation`
-    (the rollback) puts back exactly what was there.
-    """
-    m.check_name(namespace, "namespace", max_len=63)
-    m.check_name(name, "name")
-    read, patch = _workload_api(kube := Kube(secrets), kind)
-    meta = dict(group="apps", plural=f"{kind}s", namespace=namespace, name=name)
-    current = kube.call(read, name, namespace, verb="get", **meta)
-    annotations = current["metadata"].get("annotations") or {}
-    previous = annotations.get(m.CHAOS_ANNOTATION)
-    change: dict[str, Any] = {m.CHAOS_ANNOTATION: "true"}
-    if PREVIOUS_ANNOTATION not in annotations:
-        change[PREVIOUS_ANNOTATION] = json.dumps(previous)
-    kube.merge_patch(
-        patch,
-        name,
-        namespace,
-        {"metadata": {"annotations": change}},
-        verb="patch",
-        **meta,
-    )
-    return {
-        "namespace": namespace,
-        "name": name,
-        "kind": kind,
-        "previous": previous,
-        "annotation": m.CHAOS_ANNOTATION,
-        "value": "true",
-    }
-
-
-def restore_app_annotation(
-    namespace: str, name: str, kind: str = "deployment", secrets: Secrets = None
-) -> Dict[str, Any]:
-    """Undo `annotate_app`: the chaos annotation gets its earlier value back
-    (or goes away if there was none). Without a saved value, changes nothing."""
-    m.check_name(namespace, "namespace", max_len=63)
-    m.check_name(name, "name")
-    read, patch = _workload_api(kube := Kube(secrets), kind)
-    meta = dict(group="apps", plural=f"{kind}s", namespace=namespace, name=name)
-    current = kube.maybe(read, name, namespace, verb="get", **meta)
-    if current is None:
-        return {
-            "namespace": namespace,
-            "name": name,
-            "restored": False,
-            "reason": "workload not found",
-        }
-    annotations = current["metadata"].get("annotations") or {}
-    if PREVIOUS_ANNOTATION not in annotations:
-        return {
-            "namespace": namespace,
-            "name": name,
-            "restored": False,
-            "reason": "nothing saved by annotate_app",
-        }
-    previous = json.loads(annotations[PREVIOUS_ANNOTATION])
-    kube.merge_patch(
-        patch,
-        name,
-        namespace,
-        {
-            "metadata": {
-                "annotations": {m.CHAOS_ANNOTATION: previous, PREVIOUS_ANNOTATION: None}
-            }
-        },
-        verb="patch",
-        **meta,
-    )
-    return {"namespace": namespace, "name": name, "restored": True, "value": previous}
-
-
-def install_experiment(
-    path_or_url: str,
-    namespace: str,
-    allow_insecure: bool = False,
-    secrets: Secrets = None,
-) -> Dict[str, Any]:
-    """Install ChaosExperiment(s) from a YAML file or https URL into `namespace`
-    (Litmus reads experiments from the engine's namespace).
-
-    An experiment that is already there is left untouched and reported.
-    Undo with `uninstall_experiment`, which removes only what this installed.
-    """
-    m.check_name(namespace, "namespace", max_len=63)
-    documents = load_documents(path_or_url, allow_insecure)
-    for index, doc in enumerate(documents, start=1):
-        if (
-            doc.get("kind") != "ChaosExperiment"
-            or doc.get("apiVersion") != m.API_VERSION
-        ):
-            raise ActivityFailed(
-                f"{path_or_url}: document {index} is a {doc.get('kind', '?')}; only "
-                f"{m.API_VERSION} ChaosExperiment documents are accepted here"
-            )
-        m.check_name((doc.get("metadata") or {}).get("name"), "experiment name", 63)
-    kube = Kube(secrets)
-    installed, present = [], []
-    for doc in documents:
-        meta = dict(doc["metadata"])
-        meta["namespace"] = namespace
-        meta["labels"] = {**(meta.get("labels") or {}), **m.MANAGED_BY}
-        body = {**doc, "metadata": meta}
-        try:
-            litmus(kube, namespace, m.EXPERIMENTS).create(body)
-            installed.append(meta["name"])
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
-            present.append(meta["name"])
-    return {"namespace": namespace, "installed": installed, "already_present": present}
-
-
-def uninstall_experiment(
-    experiment_name: str, namespace: str, secrets: Secrets = None
-) -> Dict[str, Any]:
-    """Remove a ChaosExperiment that `install_experiment` installed; one that
-    was there before (not labelled by us) is kept. A missing one is fine."""
-    m.check_name(experiment_name, "experiment_name", max_len=63)
-    m.check_name(namespace, "namespace", max_len=63)
-    kube = Kube(secrets)
-    found = get_object(kube, namespace, m.EXPERIMENTS, experiment_name)
-    if found is None:
-        return {"experiment": experiment_name, "deleted": False, "reason": "not found"}
-    labels = found["metadata"].get("labels") or {}
-    if labels.get("app.kubernetes.io/managed-by") != "chaostoolkit-litmus":
-        return {
-            "experiment": experiment_name,
-            "deleted": False,
-            "reason": "not installed by chaostoolkit-litmus; kept",
-        }
-    litmus(kube, namespace, m.EXPERIMENTS).delete(experiment_name)
-    return {"experiment": experiment_name, "deleted": True}
-
-
 # --- helpers -----------------------------------------------------------------
 
 
 def _launch(kube: Kube, manifest: dict, generated: bool, wait: bool) -> list[dict]:
     """Create one engine and follow each of its experiments, by ``kube.deadline``."""
-    namespace = manifest["metadata"]["namespace"]
-    pairs = results_of(manifest)
-    priors = {r: get_object(kube, namespace, m.RESULTS, r) for _, r in pairs}
-    started_at = now_iso()
-    first_name = manifest["metadata"]["name"]
-    engine = create_engine(kube, manifest, generated)
-    if engine["metadata"]["name"] != first_name:  # a colliding name was redrawn
-        pairs = results_of(engine)
-        priors = {r: None for _, r in pairs}
-    name = engine["metadata"]["name"]
+    launch = Launch(manifest, generated).read_priors(kube)
+    launch.create(kube)
+    return _follow(kube, launch, wait)
+
+
+def _follow(kube: Kube, launch: Launch, wait: bool) -> list[dict]:
+    """Outcomes of a created engine: launched, or (``wait``) its verdicts."""
+    engine = launch.engine or launch.manifest
     if not wait:
         return [
             {
-                "engine_name": name,
-                "namespace": namespace,
+                "engine_name": launch.name,
+                "namespace": launch.namespace,
                 "experiment": exp,
                 "result_name": result,
                 "engine_uid": engine["metadata"].get("uid", ""),
                 "phase": "Launched",
                 "verdict": "Awaited",
-                "started_at": started_at,
+                "started_at": launch.started_at,
             }
-            for exp, result in pairs
+            for exp, result in launch.pairs
         ]
     deadline = kube.deadline or time.monotonic() + 600
     outcomes = []
-    for experiment, result in pairs:
+    for experiment, result in launch.pairs:
         outcomes.append(
             wait_for_run(
                 kube,
                 engine,
                 experiment,
                 result,
-                priors.get(result),
+                launch.priors.get(result),
                 max(1.0, deadline - time.monotonic()),
-                started_at=started_at,
+                started_at=launch.started_at,
             )
         )
     return outcomes
@@ -786,7 +498,7 @@ def _existing_engine(
 ) -> tuple[Kube, dict]:
     m.check_name(engine_name, "engine_name")
     m.check_name(namespace, "namespace")
-    m.check_positive(timeout_s, "timeout_s")
+    timeout_s = m.check_timeout(timeout_s)
     kube = Kube(secrets).within(timeout_s)
     engine = get_object(kube, namespace, m.ENGINES, engine_name)
     if engine is None:

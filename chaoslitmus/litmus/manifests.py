@@ -15,6 +15,8 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from chaoslitmus import _args
+
 GROUP = "litmuschaos.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -23,19 +25,28 @@ RESULTS = "chaosresults"
 EXPERIMENTS = "chaosexperiments"
 
 CHAOS_ANNOTATION = "litmuschaos.io/chaos"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "chaostoolkit-litmus"}
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "chaostoolkit-litmus"
+MANAGED_BY = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+# The workloads annotate_app and the annotation check know (apps/v1 plurals).
+WORKLOAD_PLURALS = {
+    "deployment": "deployments",
+    "statefulset": "statefulsets",
+    "daemonset": "daemonsets",
+}
 
 APP_KINDS = {
     "3": ("deployment", "statefulset", "daemonset", "deploymentconfig", "rollout"),
     "1": ("deployment", "statefulset", "daemonset"),
 }
 CLEANUP_POLICIES = ("delete", "retain")
+CONTAINER_RUNTIMES = ("docker", "containerd", "crio")
+# A Linux interface name (at most 15 characters), nothing a shell would read;
+# see docs/activity-arguments.md.
+INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,15}")
 PROBE_MODES = ("SOT", "EOT", "Edge", "Continuous", "OnChaos")
 PROBE_TYPES = ("k8sProbe", "httpProbe", "cmdProbe", "promProbe", "sloProbe")
 
-_DNS_1123 = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 _LABEL_PART = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_KEY = re.compile(rf"^([a-z0-9.-]+/)?{_LABEL_PART}$")
 _LABEL_VALUE = re.compile(rf"^({_LABEL_PART})?$")
@@ -44,14 +55,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 def check_name(value: Any, what: str, max_len: int = 253) -> str:
     """A Kubernetes object name (DNS-1123 subdomain), or a clear error."""
-    if not isinstance(value, str) or not value:
-        raise ActivityFailed(f"{what} must be a non-empty string, got {value!r}")
-    if len(value) > max_len or not _DNS_1123.match(value):
-        raise ActivityFailed(
-            f"{what} {value!r} is not a valid Kubernetes name: use lower-case "
-            f"letters, digits, '-' and '.', at most {max_len} characters"
-        )
-    return value
+    return _args.name(value, what, max_len)
 
 
 def check_label_selector(value: Any, single: bool = False) -> str:
@@ -80,18 +84,18 @@ def check_label_selector(value: Any, single: bool = False) -> str:
     return ",".join(parts)
 
 
-def check_positive(value: Any, what: str, allow_zero: bool = False) -> float:
-    """A number of the right sign (bools are refused: True is not 1 second)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ActivityFailed(f"{what} must be a number, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ActivityFailed(f"{what} must be {bound}, got {value!r}")
-    return value
+def check_timeout(value: Any, what: str = "timeout_s") -> float:
+    """Seconds to wait: finite, > 0, at most a week."""
+    return _args.number(value, what, 0, _args.MAX_SECONDS, above=True)
 
 
 def check_litmus_version(value: Any) -> str:
-    """'1' (the seed's 1.x engines) or '3' (2.x/3.x shapes)."""
+    """'1' (Litmus 1.x engines) or '3' (2.x/3.x shapes)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ActivityFailed(
+            "litmus_version must be '1' or '3' (2.x uses the 3 shape), got "
+            f"{_args.show(value)}"
+        )
     text = str(value).strip().lstrip("v").split(".")[0]
     if text == "2":
         text = "3"
@@ -278,6 +282,14 @@ POD_NETWORK_LATENCY_RULES: list[dict] = [
 KNOWN_RULES = {"pod-network-latency": POD_NETWORK_LATENCY_RULES}
 
 
+# (group, version, plural) of what rbac_manifests builds, by kind.
+RBAC_RESOURCES = {
+    "ServiceAccount": ("", "v1", "serviceaccounts"),
+    "Role": ("rbac.authorization.k8s.io", "v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io", "v1", "rolebindings"),
+}
+
+
 def rbac_manifests(namespace: str, name: str, rules: list[dict]) -> list[dict]:
     """ServiceAccount, Role and RoleBinding granting ``rules`` in ``namespace``."""
     labels = {"name": name, **MANAGED_BY}
@@ -322,76 +334,56 @@ def network_latency_env(
     socket_path: str | None = None,
     sequence: str | None = None,
 ) -> dict[str, str]:
-    """pod-network-latency's env (FACTS.md §6), validated; empty values left out."""
-    for value, what in (
-        (latency_ms, "latency_ms"),
-        (duration_s, "duration_s"),
-    ):
-        check_positive(value, what)
-    check_positive(jitter_ms, "jitter_ms", allow_zero=True)
-    check_positive(ramp_time_s, "ramp_time_s", allow_zero=True)
-    for value, what in ((latency_ms, "latency_ms"), (duration_s, "duration_s")):
-        if float(value) != int(value):
-            raise ActivityFailed(f"{what} must be a whole number, got {value!r}")
-    if not isinstance(network_interface, str) or not network_interface:
-        raise ActivityFailed("network_interface must be a name such as 'eth0'")
+    """pod-network-latency's env (FACTS.md §6), validated; empty values left out.
+
+    Numbers may be exact numeric strings (``chaos run --var`` passes strings);
+    ``pods_affected_perc`` 0 or None leaves the choice to Litmus (one pod;
+    see docs/activity-arguments.md).
+    """
+    latency = _args.whole(latency_ms, "latency_ms", 1, _args.MAX_MS)
+    duration = _args.whole(duration_s, "duration_s", 1, _args.MAX_SECONDS)
+    jitter = _args.whole(jitter_ms, "jitter_ms", 0, _args.MAX_MS)
+    ramp = _args.whole(ramp_time_s, "ramp_time_s", 0, _args.MAX_SECONDS)
+    interface = _args.pattern(
+        network_interface,
+        "network_interface",
+        INTERFACE_NAME,
+        "an interface name such as 'eth0' (letters, digits, _ . : -; at most 15)",
+    )
     env = {
-        "NETWORK_LATENCY": str(int(latency_ms)),
-        "TOTAL_CHAOS_DURATION": str(int(duration_s)),
-        "JITTER": str(int(jitter_ms)),
-        "NETWORK_INTERFACE": network_interface,
+        "NETWORK_LATENCY": str(latency),
+        "TOTAL_CHAOS_DURATION": str(duration),
+        "JITTER": str(jitter),
+        "NETWORK_INTERFACE": interface,
     }
-    if ramp_time_s:
-        env["RAMP_TIME"] = str(int(ramp_time_s))
-    if target_container:
-        env["TARGET_CONTAINER"] = str(target_container)
+    if ramp:
+        env["RAMP_TIME"] = str(ramp)
+    container = _args.optional_text(target_container, "target_container")
+    if container:
+        env["TARGET_CONTAINER"] = container
     if pods_affected_perc is not None:
-        check_positive(pods_affected_perc, "pods_affected_perc")
-        if pods_affected_perc > 100:
-            raise ActivityFailed(
-                "pods_affected_perc must be between 1 and 100, "
-                f"got {pods_affected_perc}"
-            )
-        env["PODS_AFFECTED_PERC"] = str(int(pods_affected_perc))
+        percent = _args.whole(pods_affected_perc, "pods_affected_perc", 0, 100)
+        if percent:
+            env["PODS_AFFECTED_PERC"] = str(percent)
     for value, key, what in (
         (target_pods, "TARGET_PODS", "target_pods"),
         (destination_hosts, "DESTINATION_HOSTS", "destination_hosts"),
         (destination_ips, "DESTINATION_IPS", "destination_ips"),
     ):
-        joined = _comma_list(value, what)
-        if joined:
-            env[key] = joined
-    if target_pods:
-        for pod in env["TARGET_PODS"].split(","):
-            check_name(pod, "target_pods entry")
-    for value, key in (
-        (container_runtime, "CONTAINER_RUNTIME"),
-        (socket_path, "SOCKET_PATH"),
-        (sequence, "SEQUENCE"),
-    ):
-        if value:
-            env[key] = str(value)
-    if sequence and sequence not in ("parallel", "serial"):
-        raise ActivityFailed(
-            f"sequence must be 'parallel' or 'serial', got {sequence!r}"
+        items = _args.text_list(value, what)
+        if items:
+            env[key] = ",".join(items)
+    for pod in _args.text_list(target_pods, "target_pods"):
+        check_name(pod, "target_pods entry")
+    runtime = _args.optional_text(container_runtime, "container_runtime")
+    if runtime:
+        env["CONTAINER_RUNTIME"] = _args.choice(
+            runtime, "container_runtime", CONTAINER_RUNTIMES
         )
-    if container_runtime and container_runtime not in ("docker", "containerd", "crio"):
-        raise ActivityFailed(
-            "container_runtime must be docker, containerd or crio, "
-            f"got {container_runtime!r}"
-        )
+    socket = _args.optional_text(socket_path, "socket_path")
+    if socket:
+        env["SOCKET_PATH"] = socket
+    order = _args.optional_text(sequence, "sequence")
+    if order:
+        env["SEQUENCE"] = _args.choice(order, "sequence", ("parallel", "serial"))
     return env
-
-
-def _comma_list(value: Any, what: str) -> str:
-    if value is None or value == "" or value == []:
-        return ""
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",")]
-    elif isinstance(value, list):
-        items = [str(v).strip() for v in value]
-    else:
-        raise ActivityFailed(f"{what} must be a list or a comma-separated string")
-    if not all(items):
-        raise ActivityFailed(f"{what} has an empty entry: {value!r}")
-    return ",".join(items)

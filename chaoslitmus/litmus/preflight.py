@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import CustomObjects, Kube, KubeError
+from chaoslitmus.k8s import Forbidden, Kube
 from chaoslitmus.litmus.manifests import (
     CHAOS_ANNOTATION,
     ENGINES,
@@ -16,13 +16,8 @@ from chaoslitmus.litmus.manifests import (
     GROUP,
     RESULTS,
     VERSION,
+    WORKLOAD_PLURALS,
 )
-
-WORKLOAD_LISTERS = {
-    "deployment": "list_namespaced_deployment",
-    "statefulset": "list_namespaced_stateful_set",
-    "daemonset": "list_namespaced_daemon_set",
-}
 
 
 def check_crds(kube: Kube) -> None:
@@ -41,18 +36,9 @@ def check_crds(kube: Kube) -> None:
 def check_namespace(kube: Kube, namespace: str) -> None:
     """The namespace exists (skipped when we may not read namespaces)."""
     try:
-        found = kube.maybe(
-            kube.core.read_namespace,
-            namespace,
-            verb="get",
-            group="",
-            plural="namespaces",
-            name=namespace,
-        )
-    except KubeError as exc:
-        if exc.status == 403:
-            return
-        raise
+        found = kube.resource("", "v1", "namespaces").find(namespace)
+    except Forbidden:
+        return
     if found is None:
         raise ActivityFailed(
             f"namespace '{namespace}' not found: create it or fix the namespace "
@@ -62,7 +48,7 @@ def check_namespace(kube: Kube, namespace: str) -> None:
 
 def check_experiment(kube: Kube, namespace: str, experiment: str) -> dict:
     """The ChaosExperiment is installed in the engine's namespace."""
-    found = CustomObjects(kube, GROUP, VERSION, EXPERIMENTS, namespace).get(experiment)
+    found = kube.resource(GROUP, VERSION, EXPERIMENTS, namespace).find(experiment)
     if found is None:
         raise ActivityFailed(
             f"ChaosExperiment '{experiment}' is not installed in namespace "
@@ -75,16 +61,7 @@ def check_experiment(kube: Kube, namespace: str, experiment: str) -> dict:
 
 def check_service_account(kube: Kube, namespace: str, name: str) -> None:
     """The chaos service account exists in the engine's namespace."""
-    found = kube.maybe(
-        kube.core.read_namespaced_service_account,
-        name,
-        namespace,
-        verb="get",
-        group="",
-        plural="serviceaccounts",
-        namespace=namespace,
-        name=name,
-    )
+    found = kube.resource("", "v1", "serviceaccounts", namespace).find(name)
     if found is None:
         raise ActivityFailed(
             f"service account '{name}' not found in namespace '{namespace}': create "
@@ -95,15 +72,7 @@ def check_service_account(kube: Kube, namespace: str, name: str) -> None:
 
 def target_pods(kube: Kube, namespace: str, label: str) -> list[str]:
     """Names of the pods the label selects; an error if there are none."""
-    body = kube.call(
-        kube.core.list_namespaced_pod,
-        namespace,
-        label_selector=label,
-        verb="list",
-        group="",
-        plural="pods",
-        namespace=namespace,
-    )
+    body = kube.resource("", "v1", "pods", namespace).list(label_selector=label)
     pods = [p["metadata"]["name"] for p in body.get("items", [])]
     if not pods:
         raise ActivityFailed(
@@ -117,18 +86,10 @@ def check_annotation(
     kube: Kube, namespace: str, label: str, kind: str, single: bool
 ) -> list[str]:
     """The workload carries ``litmuschaos.io/chaos: "true"`` (annotationCheck)."""
-    lister = WORKLOAD_LISTERS.get(kind)
-    if lister is None:
+    plural = WORKLOAD_PLURALS.get(kind)
+    if plural is None:
         return []
-    body = kube.call(
-        getattr(kube.apps, lister),
-        namespace,
-        label_selector=label,
-        verb="list",
-        group="apps",
-        plural=f"{kind}s",
-        namespace=namespace,
-    )
+    body = kube.resource("apps", "v1", plural, namespace).list(label_selector=label)
     items = body.get("items", [])
     annotated = [
         w["metadata"]["name"]

@@ -11,9 +11,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslitmus.k8s import (
     HEARTBEAT,
     SYNCED,
-    CustomObjects,
+    Conflict,
     Kube,
-    KubeError,
+    Resource,
     follow_many,
 )
 from chaoslitmus.litmus.manifests import (
@@ -47,14 +47,14 @@ def now_iso() -> str:
     )
 
 
-def litmus(kube: Kube, namespace: str, plural: str) -> CustomObjects:
+def litmus(kube: Kube, namespace: str, plural: str) -> Resource:
     """Litmus objects of one kind in one namespace."""
-    return CustomObjects(kube, GROUP, VERSION, plural, namespace)
+    return kube.resource(GROUP, VERSION, plural, namespace)
 
 
 def get_object(kube: Kube, namespace: str, plural: str, name: str) -> dict | None:
     """A Litmus object, or None when it does not exist."""
-    return litmus(kube, namespace, plural).get(name)
+    return litmus(kube, namespace, plural).find(name)
 
 
 def results_of(engine: dict) -> list[tuple[str, str]]:
@@ -74,7 +74,7 @@ def create_engine(kube: Kube, manifest: dict, generated_name: bool) -> dict:
     """Create the engine, exactly once per call.
 
     A create whose answer was lost is recognised by its request id
-    (:meth:`Kube.create`), so a retry never leaves a second engine behind; a
+    (:meth:`Resource.create`), so a retry never leaves a second engine behind; a
     generated name that collides with someone else's engine is drawn again.
     """
     namespace = manifest["metadata"]["namespace"]
@@ -83,9 +83,7 @@ def create_engine(kube: Kube, manifest: dict, generated_name: bool) -> dict:
         name = manifest["metadata"]["name"]
         try:
             return litmus(kube, namespace, ENGINES).create(manifest)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
+        except Conflict:
             if not generated_name:
                 raise ActivityFailed(
                     f"ChaosEngine '{name}' already exists in "
@@ -137,8 +135,8 @@ def wait_for_run(
     engines = litmus(kube, namespace, ENGINES)
     results = litmus(kube, namespace, RESULTS)
     streams = {
-        "engine": lambda stop: engines.follow(name, deadline, stop),
-        "result": lambda stop: results.follow(result, deadline, stop),
+        "engine": lambda stop: engines.watch(name, deadline, stop),
+        "result": lambda stop: results.watch(result, deadline, stop),
     }
     outcome = None
     last_note = last_check = began

@@ -38,14 +38,8 @@ def stuck_cause(kube: Kube, engine: dict) -> str | None:
     meta = engine["metadata"]
     selector = f"involvedObject.name={meta['name']},involvedObject.kind=ChaosEngine"
     try:
-        events = kube.call(
-            kube.core.list_namespaced_event,
-            meta["namespace"],
-            field_selector=selector,
-            verb="list",
-            group="",
-            plural="events",
-            namespace=meta["namespace"],
+        events = kube.resource("", "v1", "events", meta["namespace"]).list(
+            field_selector=selector
         )
     except KubeError:
         return None  # no right to read events: the timeout message stays

@@ -4,10 +4,12 @@
 
 The same arguments work for AWS App Mesh (appmesh.k8s.aws v1beta1 and
 v1beta2) and Istio (networking.istio.io v1, v1beta1, v1alpha3). The first
-change saves the original route list in the annotation
-``chaoslitmus.io/original-routes`` of the edited object, so
-``restore_retry_policy`` (use it as the rollback) restores it byte for byte,
-from any process, even after a crash.
+change records, in the annotation ``chaoslitmus.io/original-routes`` of the
+edited object, the original retry block of every route it changes and the one
+it wrote, so ``restore_retry_policy`` (use it as the rollback) puts back the
+original retry settings, and only them, from any process, even after a crash:
+a three-way merge that keeps what others changed since (see
+:mod:`chaoslitmus.mesh.merge`).
 """
 
 __all__ = [
@@ -27,17 +29,20 @@ from chaoslib.types import Secrets
 from chaoslitmus.k8s import Kube
 from chaoslitmus.mesh import cluster
 from chaoslitmus.mesh.budget import retry_budget_of
-from chaoslitmus.mesh.policy import make_policy
+from chaoslitmus.mesh.merge import plan_restore, restore_message
+from chaoslitmus.mesh.policy import flag, make_policy
 from chaoslitmus.mesh.routes import (
+    RouteError,
     apply_policy,
     clear_policy,
-    compare_policies,
     select_routes,
     skipped_report,
 )
 from chaoslitmus.mesh.snapshot import (
-    change_patch,
+    ChangePlan,
+    conflict_message,
     current_routes,
+    plan_change,
     read_snapshot,
     restore_patch,
 )
@@ -53,22 +58,30 @@ def _outcome(
     skipped: list,
     message: str,
     changed: bool,
+    change: Optional[ChangePlan] = None,
 ) -> Dict[str, Any]:
-    """The common shape of every action's output (JSON-friendly)."""
+    """The common shape of every action's output (JSON-friendly).
+
+    ``snapshot``: "taken", "adopted" (a leftover one whose writes are still
+    in place), "discarded-stale" (replaced, as asked) or "none".
+    """
     adapter = target.adapter
-    had = read_snapshot(before, adapter.routes_field) is not None
-    has = read_snapshot(after, adapter.routes_field) is not None
-    return {
+    outcome = {
         "mesh": adapter.mesh,
         "api_version": adapter.group_version,
         "object": target.describe(after),
         "virtual_service": target.via,
         "changed": changed,
-        "snapshot": "kept" if had and has else "saved" if has else "none",
+        "snapshot": change.snapshot if change else "none",
         "routes": routes,
         "skipped_routes": skipped_report(skipped),
         "message": message,
     }
+    if change and change.discarded:
+        outcome["discarded_snapshot"] = change.discarded
+    if change and change.deleted_routes:
+        outcome["routes_gone_since_snapshot"] = change.deleted_routes
+    return outcome
 
 
 # (routes, chosen routes) -> (new routes, per-route report)
@@ -80,62 +93,71 @@ def _change(
     target: cluster.Target,
     route_name: Optional[str],
     edit_routes: RouteEdit,
+    discard_stale: bool,
 ) -> tuple:
     """Shared read-select-edit-patch round for set and remove."""
     adapter = target.adapter
+    taken_at, taken_by = cluster.stamp()
 
     def plan(obj: dict) -> cluster.Plan:
         routes = current_routes(obj, adapter.routes_field) or []
         chosen, skipped = select_routes(adapter, routes, route_name, target.label)
         new_routes, report = edit_routes(routes, chosen)
-        body = (
-            None
-            if new_routes == routes
-            else change_patch(obj, adapter.routes_field, new_routes)
+        change = plan_change(
+            obj, adapter, new_routes, taken_at, taken_by, discard_stale
         )
-        return cluster.Plan(body, (report, skipped))
+        return cluster.Plan(change.patch, (report, skipped, change))
 
     return cluster.edit(kube, target, plan)
 
 
 def set_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
+    max_retries: int,
+    per_retry_timeout_ms: int = 0,
     mesh: str = "appmesh",
-    max_retries: int = None,
-    per_retry_timeout_ms: int = None,
     http_retry_events: List[str] = None,
     tcp_retry_events: List[str] = None,
     grpc_retry_events: List[str] = None,
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
-    caller_timeout_ms: int = None,
+    caller_timeout_ms: int = 0,
+    discard_stale_snapshot: bool = False,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Set a retry policy on the routes of a mesh VirtualService.
 
     `name` is the VirtualService (for App Mesh v1beta2 its VirtualRouter is
     found through spec.provider.virtualRouter; or name the router with
-    `virtual_router`). `mesh` is "appmesh" or "istio"; `api_version="auto"`
+    `virtual_router`, and pass its name as `name` too to edit the router
+    alone). `mesh` is "appmesh" or "istio"; `api_version="auto"`
     picks what the cluster serves (App Mesh: v1beta2, else v1beta1; Istio:
     v1, v1beta1, v1alpha3). `route_name` limits the change to one route
     (default: every route that can retry; TCP routes cannot and are listed
     as skipped). The policy: `max_retries` (retries after the first try),
     `per_retry_timeout_ms` (each try, the first included; required by App
-    Mesh), `http_retry_events` (server-error, gateway-error, client-error,
-    stream-error), `tcp_retry_events` (connection-error), `grpc_retry_events`
+    Mesh; 0, the default, leaves it unset), `http_retry_events`
+    (server-error, gateway-error, client-error, stream-error),
+    `tcp_retry_events` (connection-error), `grpc_retry_events`
     (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable;
     gRPC routes only). Istio receives them as retries.attempts, perTryTimeout
     and retryOn (5xx, gateway-error, retriable-4xx, refused-stream,
     connect-failure, gRPC names).
 
-    The first change saves the original routes in the annotation
-    chaoslitmus.io/original-routes; a later set keeps that first snapshot.
-    Undo with restore_retry_policy (add it to the rollbacks). Returns, per
-    route, the policy before and after. With `caller_timeout_ms` (how long
-    the callers wait), the output adds `budget`: which retries can still
-    help them (see `chaoslitmus.mesh.probes.retry_budget`).
+    The first change records the original retry settings of the routes it
+    changes (and what it wrote) in the annotation
+    chaoslitmus.io/original-routes (`snapshot: "taken"`). A snapshot left by
+    an earlier run (a crash, or an earlier set) is adopted (`"adopted"`) only
+    when the routes still hold what that run wrote, so the rollback still
+    goes back to the true original; otherwise this refuses and says how to
+    restore it, or pass `discard_stale_snapshot=true` to drop it and start
+    from the current routes (`"discarded-stale"`). Undo with
+    restore_retry_policy (add it to the rollbacks). Returns, per route, the
+    policy before and after. With `caller_timeout_ms` (how long the
+    callers wait), the output adds `budget`: which retries can still help
+    them (see `chaoslitmus.mesh.probes.retry_budget`).
     Docs: https://docs.aws.amazon.com/app-mesh/latest/userguide/routes.html
     https://istio.io/latest/docs/reference/config/networking/virtual-service/#HTTPRetry
     """
@@ -144,13 +166,14 @@ def set_retry_policy(
     )
     policy = make_policy(
         max_retries,
-        per_retry_timeout_ms,
+        None if per_retry_timeout_ms in (0, "0") else per_retry_timeout_ms,
         http_retry_events,
         tcp_retry_events,
         grpc_retry_events,
     )
     cluster.check_mesh_policy(mesh, policy)
     budget = _budget(caller_timeout_ms, max_retries, per_retry_timeout_ms)
+    discard = flag(discard_stale_snapshot, "discard_stale_snapshot")
     kube, target = cluster.connect(
         secrets, name, namespace, mesh, api_version, virtual_router
     )
@@ -159,8 +182,8 @@ def set_retry_policy(
     def edit_routes(routes: list, chosen: list) -> tuple:
         return apply_policy(adapter, routes, chosen, policy)
 
-    before, after, plan = _change(kube, target, route_name, edit_routes)
-    report, skipped = plan.result
+    before, after, plan = _change(kube, target, route_name, edit_routes, discard)
+    report, skipped, change = plan.result
     count = sum(1 for entry in report if entry["changed"])
     message = (
         f"retry policy set on {count} route(s) of {target.label}"
@@ -168,8 +191,9 @@ def set_retry_policy(
         else f"{target.label} already has this retry policy; nothing changed"
     )
     logger.info(message)
-    changed = bool(plan.patch)
-    outcome = _outcome(target, before, after, report, skipped, message, changed)
+    outcome = _outcome(
+        target, before, after, report, skipped, message, bool(plan.patch), change
+    )
     if budget is not None:
         logger.info("retry budget: %s", budget["sentence"])
         outcome["budget"] = budget
@@ -180,9 +204,9 @@ def _budget(
     caller_timeout_ms: Any, max_retries: Any, per_retry_timeout_ms: Any
 ) -> Optional[Dict[str, Any]]:
     """The policy's retry budget for callers that wait `caller_timeout_ms`."""
-    if caller_timeout_ms is None:
+    if caller_timeout_ms in (None, 0):
         return None
-    if max_retries is None or per_retry_timeout_ms is None:
+    if max_retries is None or not per_retry_timeout_ms:
         raise ActivityFailed(
             "caller_timeout_ms needs max_retries and per_retry_timeout_ms to "
             "compute the retry budget"
@@ -194,12 +218,13 @@ def _budget(
 
 
 def remove_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    discard_stale_snapshot: bool = False,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Delete the retry policy of a VirtualService's routes.
@@ -207,12 +232,14 @@ def remove_retry_policy(
     Same target arguments as set_retry_policy. Note that no policy does not
     mean no retries: App Mesh (meshes since mid-2020) and Istio then apply
     their default retry policy (see the output's `note`); to test "no
-    retries", set max_retries to 0 instead. The original routes are saved as
-    with set_retry_policy, so restore_retry_policy undoes this too.
+    retries", set max_retries to 0 instead. The original retry settings are
+    saved as with set_retry_policy (same snapshot rules and
+    `discard_stale_snapshot`), so restore_retry_policy undoes this too.
     """
     cluster.check_target_args(
         name, namespace, mesh, api_version, virtual_router, route_name
     )
+    discard = flag(discard_stale_snapshot, "discard_stale_snapshot")
     kube, target = cluster.connect(
         secrets, name, namespace, mesh, api_version, virtual_router
     )
@@ -221,8 +248,8 @@ def remove_retry_policy(
     def edit_routes(routes: list, chosen: list) -> tuple:
         return clear_policy(adapter, routes, chosen)
 
-    before, after, plan = _change(kube, target, route_name, edit_routes)
-    report, skipped = plan.result
+    before, after, plan = _change(kube, target, route_name, edit_routes, discard)
+    report, skipped, change = plan.result
     count = sum(1 for entry in report if entry["changed"])
     message = (
         f"retry policy removed from {count} route(s) of {target.label}"
@@ -231,18 +258,18 @@ def remove_retry_policy(
     )
     logger.info(message)
     outcome = _outcome(
-        target, before, after, report, skipped, message, bool(plan.patch)
+        target, before, after, report, skipped, message, bool(plan.patch), change
     )
     outcome["note"] = adapter.default_note
     return outcome
 
 
 def wait_for_retry_policy_applied(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
-    max_retries: int = None,
-    per_retry_timeout_ms: int = None,
+    max_retries: int = -1,
+    per_retry_timeout_ms: int = 0,
     http_retry_events: List[str] = None,
     tcp_retry_events: List[str] = None,
     grpc_retry_events: List[str] = None,
@@ -282,7 +309,8 @@ def wait_for_retry_policy_applied(
         "tcp_retry_events": tcp_retry_events,
         "grpc_retry_events": grpc_retry_events,
     }
-    given = {k: v for k, v in expected.items() if v is not None}
+    unset = {"max_retries": -1, "per_retry_timeout_ms": 0}
+    given = {k: v for k, v in expected.items() if v is not None and v != unset.get(k)}
     where = dict(
         name=name,
         namespace=namespace,
@@ -314,46 +342,62 @@ def wait_for_retry_policy_applied(
 
 
 def restore_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
     api_version: str = "auto",
     virtual_router: str = None,
+    force: bool = False,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
-    """Put back the routes saved before the first retry-policy change.
+    """Put back the original retry settings saved by the first change.
 
-    Same target arguments as set_retry_policy (no route_name: the whole saved
-    route list comes back, as it was, and the chaoslitmus.io annotations are
-    removed). Works from any process: the snapshot lives on the object. With
-    no snapshot it changes nothing and says so (`restored: false`), so it is
-    safe as a rollback that may run twice. Changes made to the routes by
-    others since the first change are overwritten.
+    Same target arguments as set_retry_policy (no route_name: every route the
+    snapshot names). A three-way merge per route: where the retry settings are
+    still what we wrote, the original ones come back; everything else stays as
+    it is now (routes others added, weights, matches) and is reported as
+    `drift`. If someone else changed the retry settings we wrote, nothing is
+    changed and the error says what changed and by whom (managedFields); pass
+    `force=true` to put the original retry settings back anyway. A route that
+    was deleted has nothing to restore (reported). The chaoslitmus.io
+    annotation is removed. Works from any process: the snapshot lives on the
+    object. With no snapshot it changes nothing and says so
+    (`restored: false`), so it is safe as a rollback that may run twice. If
+    an App Mesh v1beta2 VirtualService was deleted, name the router with
+    `virtual_router`.
     """
     cluster.check_target_args(name, namespace, mesh, api_version, virtual_router)
+    forced = flag(force, "force")
     kube, target = cluster.connect(
         secrets, name, namespace, mesh, api_version, virtual_router
     )
     adapter = target.adapter
+    field = adapter.routes_field
 
     def plan(obj: dict) -> cluster.Plan:
-        snapshot = read_snapshot(obj, adapter.routes_field)
+        snapshot = read_snapshot(obj, field)
         if snapshot is None:
-            return cluster.Plan(None, [])
-        current = current_routes(obj, adapter.routes_field)
-        report = compare_policies(adapter, current, snapshot.routes)
-        return cluster.Plan(restore_patch(obj, snapshot), report)
+            return cluster.Plan(None, None)
+        current = current_routes(obj, field)
+        merged = plan_restore(adapter, snapshot.saved(adapter), current or [], forced)
+        if merged.conflicts and not forced:
+            raise RouteError(conflict_message(obj, field, merged.conflicts))
+        routes = None if current is None else merged.routes
+        return cluster.Plan(restore_patch(obj, field, routes), merged)
 
     before, after, planned = cluster.edit(kube, target, plan)
+    merged = planned.result
     restored = planned.patch is not None
-    message = (
-        f"original routes of {target.label} restored"
-        if restored
-        else f"nothing to restore: {target.label} has no saved routes "
-        "(no change was made, or it was already restored)"
+    message = restore_message(target.label, merged)
+    if merged is not None and merged.drift:
+        logger.warning(message)
+    else:
+        logger.info(message)
+    outcome = _outcome(
+        target, before, after, merged.report if merged else [], [], message, restored
     )
-    logger.info(message)
-    outcome = _outcome(target, before, after, planned.result, [], message, restored)
     outcome["restored"] = restored
     outcome["snapshot"] = "removed" if restored else "none"
+    outcome["drift"] = merged.drift.to_dict() if merged else None
+    outcome["forced"] = [c["name"] for c in merged.conflicts] if merged else []
     return outcome

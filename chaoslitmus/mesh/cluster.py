@@ -13,23 +13,37 @@ the whole "after", never a mix.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from chaoslitmus import _args
 from chaoslitmus._mergepatch import patch_landed
-from chaoslitmus.k8s import CRD_HINTS, MAYBE_APPLIED, Kube, KubeError
+from chaoslitmus.k8s import (
+    CRD_HINTS,
+    MAYBE_APPLIED,
+    Conflict,
+    Kube,
+    KubeError,
+    NotFound,
+    Resource,
+    kube_error,
+)
 from chaoslitmus.mesh import appmesh_common, appmesh_v1beta1, appmesh_v1beta2, istio
+from chaoslitmus.mesh.managed_fields import FIELD_MANAGER
 from chaoslitmus.mesh.policy import PolicyError, RetryPolicy
 from chaoslitmus.mesh.routes import Adapter
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
 
 __all__ = [
     "CONFLICT_ATTEMPTS",
-    "MERGE_PATCH",
     "MESH_VERSIONS",
     "Plan",
     "Target",
@@ -40,11 +54,11 @@ __all__ = [
     "locate",
     "read",
     "resolve_adapter",
+    "stamp",
 ]
 
 logger = logging.getLogger("chaostoolkit.litmus.mesh")
 
-MERGE_PATCH = "application/merge-patch+json"
 # Reads + writes tried before a conflicting writer makes us give up.
 CONFLICT_ATTEMPTS = 5
 
@@ -72,25 +86,46 @@ def _bad(message: str) -> PolicyError:
     return PolicyError(f"invalid arguments: {message}")
 
 
+def _checked(check: Callable[[], Any]) -> Any:
+    """Run an :mod:`chaoslitmus._args` check under this module's prefix."""
+    try:
+        return check()
+    except ActivityFailed as exc:
+        raise _bad(str(exc)) from None
+
+
 def check_target_args(
-    name: str | None,
+    name: str,
     namespace: str,
     mesh: str,
     api_version: str,
     virtual_router: str | None = None,
     route_name: str | None = None,
 ) -> None:
-    """Reject arguments that cannot name a mesh object, before any request."""
-    if mesh not in MESH_VERSIONS:
-        raise _bad(f"mesh must be one of {', '.join(MESH_VERSIONS)} (got {mesh!r})")
+    """Reject arguments that cannot name a mesh object, before any request.
+
+    ``name`` is the VirtualService. For App Mesh v1beta2 the VirtualRouter
+    may be named too (``virtual_router``); ``name`` may then be the router's
+    own name, to address the router alone (no VirtualService is read).
+    """
+    _checked(lambda: _args.choice(mesh, "mesh", MESH_VERSIONS))
     versions = MESH_VERSIONS[mesh]
-    if api_version != "auto" and api_version not in versions:
+    if not isinstance(api_version, str) or (
+        api_version != "auto" and api_version not in versions
+    ):
         raise _bad(
             f"api_version for {mesh} must be 'auto' or one of {', '.join(versions)} "
-            f"(got {api_version!r})"
+            f"(got {_args.show(api_version)})"
         )
     if not isinstance(namespace, str) or not _DNS_LABEL.match(namespace):
-        raise _bad(f"namespace must be a DNS-1123 label (got {namespace!r})")
+        raise _bad(f"namespace must be a DNS-1123 label (got {_args.show(namespace)})")
+    if name is None or name == "":
+        what = (
+            "VirtualService"
+            if mesh == "istio"
+            else "VirtualService (or, with virtual_router, the VirtualRouter)"
+        )
+        raise _bad(f"name is required: the {what} to edit")
     for value, what in ((name, "name"), (virtual_router, "virtual_router")):
         if value is None or value == "":
             continue
@@ -99,22 +134,18 @@ def check_target_args(
             or len(value) > 253
             or not _DNS_SUBDOMAIN.match(value)
         ):
-            raise _bad(f"{what} must be a Kubernetes object name (got {value!r})")
+            raise _bad(
+                f"{what} must be a Kubernetes object name (got {_args.show(value)})"
+            )
     if virtual_router and (mesh != "appmesh" or api_version == "v1beta1"):
         raise _bad(
             "virtual_router only applies to App Mesh v1beta2 (mesh='appmesh'); "
             "elsewhere pass name=<VirtualService>"
         )
-    if not name and not virtual_router:
-        what = (
-            "VirtualService"
-            if mesh == "istio"
-            else "VirtualService (or virtual_router)"
-        )
-        raise _bad(f"name is required: the {what} to edit")
     if route_name is not None and (not isinstance(route_name, str) or not route_name):
         raise _bad(
-            f"route_name must be a non-empty string or null (got {route_name!r})"
+            "route_name must be a non-empty string or null "
+            f"(got {_args.show(route_name)})"
         )
 
 
@@ -189,20 +220,13 @@ class Target:
         }
 
 
-def _get(kube: Kube, adapter: Adapter, plural: str, namespace: str, name: str) -> dict:
-    return kube.call(
-        kube.custom.get_namespaced_custom_object,
-        adapter.group,
-        adapter.api_version,
-        namespace,
-        plural,
-        name,
-        verb="get",
-        group=adapter.group,
-        plural=plural,
-        namespace=namespace,
-        name=name,
-    )
+def _objects(kube: Kube, adapter: Adapter, plural: str, namespace: str) -> Resource:
+    return kube.resource(adapter.group, adapter.api_version, plural, namespace)
+
+
+def _routed(kube: Kube, target: Target) -> Resource:
+    """The kind of object whose routes we edit, in the target's namespace."""
+    return _objects(kube, target.adapter, target.adapter.plural, target.namespace)
 
 
 def locate(
@@ -215,7 +239,9 @@ def locate(
     """Find the object to edit: the VirtualService, or (v1beta2) its router."""
     if adapter.kind != "VirtualRouter":
         return Target(adapter, str(name), namespace)
-    service = _get(kube, adapter, "virtualservices", namespace, name) if name else None
+    if virtual_router and name in (None, virtual_router):
+        return Target(adapter, virtual_router, namespace)  # the router alone
+    service = _service(kube, adapter, namespace, name, virtual_router) if name else None
     via = (
         {"kind": "VirtualService", "name": name, "namespace": namespace}
         if name
@@ -227,6 +253,49 @@ def locate(
         return Target(adapter, virtual_router, namespace, via)
     router_name, router_namespace = appmesh_v1beta2.router_ref(service or {})
     return Target(adapter, router_name, router_namespace, via)
+
+
+def _service(
+    kube: Kube,
+    adapter: Adapter,
+    namespace: str,
+    name: str,
+    virtual_router: str | None = None,
+) -> dict:
+    """The v1beta2 VirtualService; when it is gone, say how to reach its router."""
+    try:
+        return _objects(kube, adapter, "virtualservices", namespace).get(name)
+    except NotFound as exc:
+        if virtual_router:
+            how = f"name='{virtual_router}' with virtual_router='{virtual_router}'"
+            found = ""
+        else:
+            how = "virtual_router=<VirtualRouter name> and name=<the same name>"
+            holders = _routers_with_snapshot(kube, adapter, namespace)
+            found = (
+                f" (VirtualRouter(s) here holding a retry-policy snapshot: "
+                f"{', '.join(repr(h) for h in holders)})"
+                if holders
+                else ""
+            )
+        raise NotFound(
+            f"{exc}; if the VirtualService was deleted, reach its VirtualRouter "
+            f"directly with {how}{found}",
+            404,
+        ) from None
+
+
+def _routers_with_snapshot(kube: Kube, adapter: Adapter, namespace: str) -> list[str]:
+    """Best effort, for an error message: routers carrying our annotation."""
+    try:
+        listed = _objects(kube, adapter, adapter.plural, namespace).list()
+    except KubeError:
+        return []
+    return sorted(
+        str((item.get("metadata") or {}).get("name"))
+        for item in listed.get("items") or []
+        if ORIGINAL_ROUTES in ((item.get("metadata") or {}).get("annotations") or {})
+    )
 
 
 def _check_router_ref(service: dict, virtual_router: str, namespace: str) -> None:
@@ -248,18 +317,16 @@ def _check_router_ref(service: dict, virtual_router: str, namespace: str) -> Non
 def read(kube: Kube, target: Target) -> dict:
     """The object as stored now; a missing router says who points at it."""
     try:
-        return _get(
-            kube, target.adapter, target.adapter.plural, target.namespace, target.name
-        )
-    except KubeError as exc:
-        if exc.status == 404 and target.via:
-            raise KubeError(
-                f"{target.label} not found; VirtualService '{target.via['name']}' "
-                "refers to it in spec.provider.virtualRouter.virtualRouterRef: create "
-                "the VirtualRouter or fix the reference",
-                404,
-            ) from None
-        raise
+        return _routed(kube, target).get(target.name)
+    except NotFound:
+        if not target.via:
+            raise
+        raise NotFound(
+            f"{target.label} not found; VirtualService '{target.via['name']}' "
+            "refers to it in spec.provider.virtualRouter.virtualRouterRef: create "
+            "the VirtualRouter or fix the reference",
+            404,
+        ) from None
 
 
 def _patch(kube: Kube, target: Target, body: dict) -> dict:
@@ -268,22 +335,7 @@ def _patch(kube: Kube, target: Target, body: dict) -> dict:
     kubernetes 37 already defaults custom objects to merge patch, but we name
     the content type so a client change can never turn it into something else.
     """
-    adapter = target.adapter
-    return kube.call(
-        kube.custom.patch_namespaced_custom_object,
-        adapter.group,
-        adapter.api_version,
-        target.namespace,
-        adapter.plural,
-        target.name,
-        body,
-        _content_type=MERGE_PATCH,
-        verb="patch",
-        group=adapter.group,
-        plural=adapter.plural,
-        namespace=target.namespace,
-        name=target.name,
-    )
+    return _routed(kube, target).patch(target.name, body, field_manager=FIELD_MANAGER)
 
 
 def _read_back(kube: Kube, target: Target, lost: KubeError) -> dict:
@@ -291,7 +343,7 @@ def _read_back(kube: Kube, target: Target, lost: KubeError) -> dict:
     try:
         return read(kube, target)
     except KubeError as exc:
-        raise KubeError(
+        raise kube_error(
             f"{target.label}: the change was sent but its answer was lost ({lost}), "
             f"and the object cannot be read back ({exc}); it is either fully applied "
             "or not at all: run the same action again once the API answers",
@@ -335,13 +387,13 @@ def edit(
                         "%s: our patch landed, its answer was lost", target.label
                     )
                     return before, current, planned
-                if exc.status != 409:
-                    raise KubeError(
+                if not isinstance(exc, Conflict):
+                    raise kube_error(
                         f"{target.label} was not changed (read back after the "
                         f"failure): {str(exc).replace(MAYBE_APPLIED, '')}",
                         exc.status,
                     ) from None
-            if exc.status != 409:
+            if not isinstance(exc, Conflict):
                 raise
             logger.info("%s changed under us (409), reading it again", target.label)
             time.sleep(0.05 * attempt)
@@ -354,6 +406,16 @@ def edit(
     )
 
 
+def stamp() -> tuple[str, dict[str, Any]]:
+    """When (UTC, whole seconds, as managedFields) and by whom a snapshot is taken."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now, {
+        "field_manager": FIELD_MANAGER,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
 def connect(
     secrets: Any,
     name: str | None,
@@ -364,7 +426,12 @@ def connect(
 ) -> tuple[Kube, Target]:
     """Client, served API version and object to edit, for one activity call."""
     kube = Kube(secrets)
+    alone = bool(virtual_router) and name == virtual_router  # no VirtualService
     adapter = resolve_adapter(
-        kube, mesh, api_version, bool(name), uses_virtual_router=bool(virtual_router)
+        kube,
+        mesh,
+        api_version,
+        bool(name) and not alone,
+        uses_virtual_router=bool(virtual_router),
     )
     return kube, locate(kube, adapter, name or None, namespace, virtual_router or None)

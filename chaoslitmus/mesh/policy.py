@@ -13,6 +13,8 @@ from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 
+from chaoslitmus import _args
+
 __all__ = [
     "GRPC_RETRY_EVENTS",
     "HTTP_RETRY_EVENTS",
@@ -20,6 +22,7 @@ __all__ = [
     "INT64_MAX",
     "TCP_RETRY_EVENTS",
     "PolicyError",
+    "flag",
     "RetryPolicy",
     "make_policy",
     "optional_events",
@@ -92,21 +95,19 @@ def _fail(message: str) -> PolicyError:
 
 
 def _as_int(value: Any, what: str, minimum: int) -> int:
-    """Accept ints, integral floats and digit strings (``--var`` gives strings)."""
-    number: int | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        number = int(value.strip())
-    if number is None:
-        raise _fail(f"{what} must be an integer >= {minimum} (got {value!r})")
-    if number < minimum:
-        raise _fail(f"{what} must be >= {minimum} (got {number})")
-    return number
+    """A whole number >= ``minimum``; exact numeric strings too (``--var``)."""
+    try:
+        return _args.whole(value, what, minimum, INT64_MAX)
+    except ActivityFailed as exc:
+        raise _fail(str(exc)) from None
+
+
+def flag(value: Any, what: str) -> bool:
+    """A real boolean, or exactly "true"/"false" (``--var`` gives strings)."""
+    try:
+        return _args.boolean(value, what)
+    except ActivityFailed as exc:
+        raise PolicyError(f"invalid arguments: {exc}") from None
 
 
 def optional_int(value: Any, what: str, minimum: int) -> int | None:

@@ -23,6 +23,7 @@ from chaoslitmus.mesh.policy import (
     HTTP_RETRY_EVENTS,
     TCP_RETRY_EVENTS,
     PolicyError,
+    flag,
     optional_events,
     optional_int,
     policy_matches,
@@ -66,8 +67,8 @@ def _read(
 
 
 def get_retry_policy(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
     route_name: str = None,
     api_version: str = "auto",
@@ -95,11 +96,11 @@ def get_retry_policy(
 
 
 def retry_policy_matches(
-    name: str = None,
-    namespace: str = "default",
+    name: str,
+    namespace: str,
     mesh: str = "appmesh",
-    max_retries: int = None,
-    per_retry_timeout_ms: int = None,
+    max_retries: int = -1,
+    per_retry_timeout_ms: int = 0,
     http_retry_events: List[str] = None,
     tcp_retry_events: List[str] = None,
     grpc_retry_events: List[str] = None,
@@ -112,7 +113,8 @@ def retry_policy_matches(
     """Whether every selected route has the expected retry policy.
 
     Use it with `"tolerance": true`. Only the fields you give are compared
-    (events as sets, order does not matter); a route with no policy never
+    (`max_retries` -1 and `per_retry_timeout_ms` 0, the defaults, are not
+    compared; events as sets, order does not matter); a route with no policy never
     matches. With `absent: true` (and no expected fields) it checks instead
     that no selected route has a retry policy, e.g. after a rollback of a
     service that had none. Target arguments as in get_retry_policy.
@@ -121,9 +123,13 @@ def retry_policy_matches(
         name, namespace, mesh, api_version, virtual_router, route_name
     )
     expected: Dict[str, Any] = {
-        "max_retries": optional_int(max_retries, "max_retries", 0),
+        "max_retries": optional_int(
+            None if max_retries in (-1, "-1") else max_retries, "max_retries", 0
+        ),
         "per_retry_timeout_ms": optional_int(
-            per_retry_timeout_ms, "per_retry_timeout_ms", 1
+            None if per_retry_timeout_ms in (0, "0") else per_retry_timeout_ms,
+            "per_retry_timeout_ms",
+            1,
         ),
     }
     for value, key, allowed in (
@@ -133,10 +139,7 @@ def retry_policy_matches(
     ):
         expected[key] = None if value is None else optional_events(value, key, allowed)
     given = {key: value for key, value in expected.items() if value is not None}
-    if not isinstance(absent, bool):
-        raise PolicyError(
-            f"invalid arguments: absent must be true or false ({absent!r})"
-        )
+    absent = flag(absent, "absent")
     if absent and given:
         raise PolicyError(
             "invalid arguments: absent=true checks that there is no policy; "
@@ -189,7 +192,7 @@ def retry_stats(
     caller_label: str,
     upstream: str,
     mesh: str = "appmesh",
-    port: int = None,
+    port: int = 0,
     path: str = None,
     prometheus_url: str = None,
     timeout_s: float = 30,
@@ -200,10 +203,11 @@ def retry_stats(
     Reads each pod selected by `caller_label` in `namespace` through the API
     server's pods/proxy subresource (needs RBAC `get pods/proxy`): its
     sidecar's Prometheus stats (Istio: port 15090, App Mesh: 9901, path
-    `stats/prometheus`; `port`/`path` override). With `prometheus_url`, reads
-    the same counters from that Prometheus server instead. Counters of every
-    upstream cluster whose name contains `upstream` (e.g. "ratings") are
-    summed: upstream_rq_total, upstream_rq_retry, upstream_rq_retry_success,
+    `stats/prometheus`; a non-zero `port` and `path` override). With
+    `prometheus_url`, reads the same counters from that Prometheus server
+    instead. Counters of every upstream cluster whose name contains
+    `upstream` (e.g. "ratings") are summed: upstream_rq_total,
+    upstream_rq_retry, upstream_rq_retry_success,
     upstream_rq_retry_limit_exceeded, upstream_rq_retry_overflow,
     upstream_rq_per_try_timeout, upstream_rq_timeout, upstream_rq_5xx; plus
     `pods`, `clusters` and `source`.
@@ -215,7 +219,7 @@ def retry_stats(
     if not isinstance(upstream, str) or not upstream.strip():
         raise ActivityFailed("upstream must name (part of) the upstream cluster")
     default_port, default_path = es.DEFAULT_STATS[mesh]
-    port = default_port if port is None else port
+    port = default_port if port in (None, 0) else port
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ActivityFailed(f"port must be 1-65535, got {port!r}")
     path = (default_path if path is None else str(path)).lstrip("/")
@@ -251,7 +255,7 @@ def retry_stats_during(
     caller_label: str,
     upstream: str,
     mesh: str = "appmesh",
-    port: int = None,
+    port: int = 0,
     path: str = None,
     prometheus_url: str = None,
     secrets: Secrets = None,
@@ -301,15 +305,7 @@ def _kube(secrets: Secrets, timeout_s: float):
 
 
 def _caller_pods(kube, namespace: str, caller_label: str) -> List[str]:
-    found = kube.call(
-        kube.core.list_namespaced_pod,
-        namespace,
-        label_selector=caller_label,
-        verb="list",
-        group="",
-        plural="pods",
-        namespace=namespace,
-    )
+    found = kube.resource("", "v1", "pods", namespace).list(label_selector=caller_label)
     pods = sorted(
         p["metadata"]["name"]
         for p in found.get("items") or []
@@ -327,8 +323,8 @@ def _pod_stats(kube, namespace: str, pod: str, port: int, path: str, mesh: str) 
     from chaoslitmus.k8s import KubeError
 
     try:
-        return kube.call(
-            kube.core.connect_get_namespaced_pod_proxy_with_path,
+        return kube.send(
+            kube.typed("CoreV1Api").connect_get_namespaced_pod_proxy_with_path,
             f"{pod}:{port}",
             namespace,
             path,

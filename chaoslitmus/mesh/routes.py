@@ -21,7 +21,6 @@ __all__ = [
     "RouteInfo",
     "apply_policy",
     "clear_policy",
-    "compare_policies",
     "describe_routes",
     "read_policies",
     "select_routes",
@@ -228,37 +227,6 @@ def read_policies(
                 **_entry(info),
                 "policy": _policy_or_none(adapter, raw),
                 "raw": copy.deepcopy(raw),
-            }
-        )
-    return report
-
-
-def compare_policies(
-    adapter: Adapter, current: list[Any] | None, original: list[Any] | None
-) -> list[dict[str, Any]]:
-    """Per route of ``original``: its policy now and once ``original`` is back.
-
-    Routes are matched by name, since the lists may differ by then.
-    """
-    now = {}
-    for index, route in enumerate(current or []):
-        if isinstance(route, dict):
-            now[adapter.describe(route, index).label] = adapter.get_raw(route)
-    report = []
-    for index, route in enumerate(original or []):
-        if not isinstance(route, dict):
-            continue
-        info = adapter.describe(route, index)
-        if info.no_retry_reason:
-            continue
-        raw = adapter.get_raw(route)
-        before = now.get(info.label)
-        report.append(
-            {
-                **_entry(info),
-                "before": _policy_or_none(adapter, before),
-                "after": _policy_or_none(adapter, raw),
-                "changed": before != raw,
             }
         )
     return report

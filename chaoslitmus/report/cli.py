@@ -3,6 +3,9 @@
 Reads journals, says in one line what is wrong with a bad one (exit 2,
 nothing written), renders, and writes the file in one step (a temporary
 file renamed into place) so a failed run never leaves half a report.
+Formats: html, markdown, junit (CI test results), github (a job summary).
+Gates (`--baseline`, `--fail-on-failure`) print one line per problem and
+exit 1 after the report is written.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from chaoslitmus.report.cli_args import add_report_arguments, add_report_parser
+from chaoslitmus.report._gate_args import EXIT_GATE_FAILED, gate_lines, judge_runs
+from chaoslitmus.report.cli_args import (
+    DEFAULT_OUTPUT,
+    add_report_arguments,
+    add_report_parser,
+)
+from chaoslitmus.report.gate import Judgement
 from chaoslitmus.report.model import Run, build_run, journal_problem
 
 __all__ = ["add_report_parser", "load_journal", "main", "run_report"]
@@ -68,11 +77,26 @@ def _format(output: str | None, chosen: str | None) -> str:
         return chosen
     if output == "-" or (output or "").lower().endswith((".md", ".markdown")):
         return "markdown"
+    if (output or "").lower().endswith(".xml"):
+        return "junit"
     return "html"
 
 
-def render(runs: Sequence[Run], fmt: str, title: str | None) -> str:
-    """The report text in the chosen format."""
+def render(
+    runs: Sequence[Run],
+    fmt: str,
+    title: str | None,
+    judgements: Sequence[Judgement] = (),
+) -> str:
+    """The report text in the chosen format (junit/github need the judgements)."""
+    if fmt == "junit":
+        from chaoslitmus.report.junit import render_junit
+
+        return render_junit(judgements, title)
+    if fmt == "github":
+        from chaoslitmus.report.github import render_github
+
+        return render_github(judgements, title)
     if fmt == "markdown":
         from chaoslitmus.report.markdown import render_markdown
 
@@ -115,17 +139,27 @@ def _file_mode() -> int:
 def run_report(
     args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
-    """Build and write the report; 0 when written, 2 on bad input."""
+    """Build and write the report; 0 when written, 1 when a gate fails, 2 on
+    bad input."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     fmt = _format(args.output, args.format)
-    output = args.output or ("report.md" if fmt == "markdown" else "report.html")
+    output = args.output or DEFAULT_OUTPUT[fmt]
     try:
         documents = [load_journal(path) for path in args.journals]
         runs = [
             build_run(doc, name)
             for doc, name in zip(documents, _names(args.journals), strict=True)
         ]
+        try:
+            judgements, unused = judge_runs(
+                args,
+                runs,
+                args.journals,
+                lambda path: build_run(load_journal(path), path),
+            )
+        except ValueError as exc:
+            raise ReportInputError(str(exc)) from None
         if fmt == "html":
             from chaoslitmus.report import charts
 
@@ -135,7 +169,7 @@ def run_report(
                     "charts (pip install 'chaostoolkit-litmus[report]')",
                     file=err,
                 )
-        text = render(runs, fmt, args.title)
+        text = render(runs, fmt, args.title, judgements)
         _write(output, text, out)
     except ReportInputError as exc:
         print(f"{_PROG}: {exc}", file=err)
@@ -143,7 +177,10 @@ def run_report(
     if output != "-":
         count = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
         print(f"{_PROG}: wrote {output} ({count}, {fmt})", file=err)
-    return EXIT_OK
+    failed = gate_lines(args, judgements, unused)
+    for line in failed:
+        print(f"{_PROG}: gate failed: {line}", file=err)
+    return EXIT_GATE_FAILED if failed else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

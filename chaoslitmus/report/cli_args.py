@@ -1,6 +1,7 @@
 """The arguments of `chaoslitmus report`, and nothing else.
 
-Imports only argparse, so `chaoslitmus --help` builds its parser from the
+Imports only argparse (and the gate options, which import nothing outside
+the standard library), so `chaoslitmus --help` builds its parser from the
 core install (the report's readers and renderers load when it runs).
 """
 
@@ -9,7 +10,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_report_arguments", "add_report_parser"]
+from chaoslitmus.report._gate_args import add_gate_arguments
+
+__all__ = ["DEFAULT_OUTPUT", "FORMATS", "add_report_arguments", "add_report_parser"]
+
+FORMATS = ("html", "markdown", "junit", "github")
+DEFAULT_OUTPUT = {
+    "html": "report.html",
+    "markdown": "report.md",
+    "junit": "results.xml",
+    "github": "-",
+}
 
 
 def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -29,22 +40,23 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    """JOURNAL..., -o/--output, --format, --title."""
+    """JOURNAL..., -o/--output, --format, --title, and the gate options."""
     parser.add_argument("journals", nargs="+", metavar="JOURNAL", help="journal.json")
     parser.add_argument(
         "-o",
         "--output",
         default=None,
-        help="file to write, '-' for stdout (default: report.html, or report.md "
-        "with --format markdown)",
+        help="file to write, '-' for stdout (default: report.html, report.md "
+        "with --format markdown, results.xml with junit, stdout with github)",
     )
     parser.add_argument(
         "--format",
-        choices=("html", "markdown"),
+        choices=FORMATS,
         default=None,
-        help="default: markdown for '-' and *.md, else html",
+        help="default: markdown for '-' and *.md, junit for *.xml, else html",
     )
     parser.add_argument("--title", default=None, help="report title")
+    add_gate_arguments(parser)
 
 
 def _run_report(args: argparse.Namespace) -> int:

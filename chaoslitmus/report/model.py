@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chaoslitmus._redact import redact_tree
 from chaoslitmus.report._activity import activity_func
 from chaoslitmus.report._config import Placeholders
 from chaoslitmus.report._evidence import retry_evidence
@@ -99,8 +100,12 @@ def is_journal(document: Any) -> bool:
 
 
 def build_run(journal: Any, file: str = "") -> Run:
-    """The report's model of one journal; missing pieces become empty values."""
-    doc = as_dict(journal)
+    """The report's model of one journal; missing pieces become empty values.
+
+    Credentials are masked first (URL user info, Authorization and token
+    values), so no part of a report can show one, whatever the journal holds.
+    """
+    doc = as_dict(redact_tree(journal))
     experiment = as_dict(doc.get("experiment"))
     states = as_dict(doc.get("steady_states"))
     placeholders = Placeholders.of(experiment)
@@ -327,6 +332,9 @@ def _notes(
             "Pass means the fault ran as asked; the deviation means callers "
             "were hurt by it."
         )
+    guard = as_dict(doc.get("slo_guard"))
+    if guard.get("status") in ("breached", "unreachable", "misconfigured"):
+        notes.append(as_str(guard.get("message"), "The SLO guard stopped the run."))
     if "steady-state-hypothesis" in experiment and before is None and after is None:
         notes.append("No steady-state check was recorded.")
     if placeholders.used_defaults:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +166,73 @@ def test_with_retries_on_istio(tmp_path):
         assert journal["steady_states"]["after"]["steady_state_met"] is True
         assert engines(lab) == []
         assert snapshot(lab, MESH_OBJECTS["istio"]) == before
+
+
+@pytest.mark.parametrize("name", ["ratings-latency.json", "ratings-latency-retry.json"])
+def test_without_a_cluster_the_first_error_names_the_fix(name, tmp_path):
+    """No cluster: the readiness probe fails first, with one line, instead of
+    a raw urllib3 error from the first Kubernetes call."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
+        f"clusters: [{{name: dead, cluster: {{server: 'http://127.0.0.1:{dead}'}}}}]\n"
+        "contexts: [{name: dead, context: {cluster: dead, user: nobody}}]\n"
+        "users: [{name: nobody, user: {}}]\n"
+    )
+    env = {**os.environ, **SHORT, "KUBECONFIG": str(kubeconfig)}
+    env.pop("KUBERNETES_CONTEXT", None)
+    journal_path = tmp_path / "journal.json"
+    done = chaos(
+        ["run", "--journal-path", str(journal_path), str(EXPERIMENTS / name)],
+        env,
+        tmp_path,
+    )
+    assert done.returncode == 1
+    journal = json.loads(journal_path.read_text())
+    first = journal["steady_states"]["before"]["probes"][0]
+    assert first["activity"]["name"] == "cluster-ready"
+    assert first["status"] == "failed"
+    line = first["exception"][-1].strip()
+    assert "the Kubernetes API at http://127.0.0.1:" in line
+    assert "does not answer" in line and "KUBECONFIG" in line
+    assert "chaoslitmus lab run" in line
+    # what the user reads: our line comes before any raw client error
+    output = done.stdout + done.stderr
+    assert "does not answer" in output
+    raw = output.find("MaxRetryError")
+    assert raw == -1 or raw > output.find("does not answer")
+
+
+def test_the_readme_example_runs_on_the_lab(appmesh_lab, tmp_path):
+    """The minimal experiment of the README, copied as a user would, with a
+    number given the way experiments/README.md shows (`--var latency_ms=1000`
+    passes the string "1000")."""
+    readme = (EXPERIMENTS.parent / "README.md").read_text()
+    start = readme.index("## A minimal experiment to copy\n")
+    body = readme[readme.index("```json\n", start) + 8 :]
+    path = tmp_path / "slow-pod.json"
+    path.write_text(body[: body.index("```")])
+    journal_path = tmp_path / "slow-pod.journal.json"
+    env = {**os.environ, **appmesh_lab.env()}
+    done = chaos(
+        ["run", "--var", "latency_ms=1000", "--journal-path", str(journal_path)]
+        + [str(path)],
+        env,
+        tmp_path,
+    )
+    assert journal_path.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    journal = json.loads(journal_path.read_text())
+    assert journal["status"] == "completed", journal["run"]
+    assert journal["steady_states"]["before"]["steady_state_met"] is True
+    launched = outputs(journal, "slow-down-one-pod")["output"]
+    assert launched["engine_name"].startswith("slow-pod-")
+    assert launched["parameters"]["env"]["NETWORK_LATENCY"] == "1000"
+    verdict = outputs(journal, "record-the-verdict")
+    assert verdict["status"] == "succeeded"
+    assert verdict["output"]["engine_name"] == launched["engine_name"]
+    assert verdict["output"]["verdict"] == "Pass"
+    assert all(r["status"] == "succeeded" for r in journal["rollbacks"])
+    assert engines(appmesh_lab) == []

@@ -141,7 +141,15 @@ def test_hypothesis_deviates_while_the_service_stalls(fresh) -> None:
 
 def test_probes_and_tolerances_are_discoverable() -> None:
     probes = {a["name"]: a for a in discover_probes("chaoslitmus.http.probes")}
-    assert set(probes) == {"measure_endpoint", "http_status", "http_latency_ms"}
+    assert set(probes) == {
+        "measure_endpoint",
+        "http_status",
+        "http_latency_ms",
+        "wait_for_recovery",
+    }
+    recovery = {a["name"]: a for a in probes["wait_for_recovery"]["arguments"]}
+    assert recovery["within_s"]["default"] == 60
+    assert recovery["window_s"]["default"] == 5
     arguments = {a["name"]: a for a in probes["measure_endpoint"]["arguments"]}
     assert arguments["rate_per_s"]["default"] == 10
     assert arguments["url"]["type"] == "string"

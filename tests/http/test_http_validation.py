@@ -30,7 +30,9 @@ BAD_MEASUREMENTS = [
     ({"ok_statuses": []}, "non-empty list"),
     ({"ok_statuses": "200"}, "non-empty list"),
     ({"ok_statuses": [200, 700]}, "not a status code"),
-    ({"max_in_flight": 0}, "between 1 and"),
+    ({"max_in_flight": -1}, "max_in_flight must be >= 1"),
+    ({"max_in_flight": "²"}, "whole number"),
+    ({"rate_per_s": "1e400"}, "finite"),
     ({"max_in_flight": 2.5}, "whole number"),
     ({"verify_tls": "no"}, "true or false"),
 ]

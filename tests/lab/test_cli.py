@@ -142,6 +142,7 @@ def test_lab_up_serves_until_sigint_then_cleans_up(tmp_path: Path) -> None:
             process.wait()
     stderr = process.stderr.read() if process.stderr else ""
     assert "lab stopped" in stderr
+    assert not kubeconfig.exists()  # the lab created it, the lab removed it
     with pytest.raises(OSError):
         urllib.request.urlopen(exports["REVIEWS_URL"], timeout=5)
 

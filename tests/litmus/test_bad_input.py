@@ -40,7 +40,7 @@ def engine_names(lab):
         ({"app_kind": "cronjob"}, "app_kind must be one of"),
         ({"litmus_version": "9"}, "litmus_version must be"),
         ({"timeout_s": -1}, "timeout_s must be > 0"),
-        ({"timeout_s": "10"}, "timeout_s must be a number"),
+        ({"timeout_s": "10s"}, "timeout_s must be a number"),
         ({"wait": "yes"}, "wait must be true or false"),
         ({"engine_name": "Bad_Name"}, "not a valid Kubernetes name"),
         ({"job_cleanup_policy": "keep"}, "job_cleanup_policy"),
@@ -243,3 +243,166 @@ def test_other_activities_refuse(lab, call, message):
     with pytest.raises(ActivityFailed, match=message):
         call()
     assert_nothing_created(lab, before)
+
+
+# --- strict types (issue 17 items 4, 6 and 8) ----------------------------------
+
+LATENCY = dict(app_namespace=NS, app_label="app=ratings", duration_s=1)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        # a NaN/inf timeout with wait used to create the engine, then crash
+        ({"timeout_s": float("inf")}, "timeout_s must be a finite number"),
+        ({"timeout_s": float("nan")}, "timeout_s must be a finite number"),
+        ({"timeout_s": 10**400}, "timeout_s must be >= 0 and <= 604800"),
+        ({"latency_ms": float("nan")}, "latency_ms must be a finite whole number"),
+        ({"latency_ms": "nan"}, "latency_ms must be a whole number"),
+        ({"latency_ms": "1.5"}, "latency_ms must be a whole number"),
+        ({"latency_ms": True}, "latency_ms must be a whole number"),
+        ({"latency_ms": "²"}, "latency_ms must be a whole number"),
+        ({"duration_s": float("inf")}, "duration_s must be a finite whole number"),
+        ({"duration_s": "1.5"}, "duration_s must be a whole number"),
+        ({"jitter_ms": 10**400}, "jitter_ms must be >= 0 and <="),
+        ({"target_container": ["a", "b"]}, "target_container must be a non-empty"),
+        ({"pods_affected_perc": 0.5}, "pods_affected_perc must be a whole number"),
+        ({"pods_affected_perc": 101}, "pods_affected_perc must be >= 0 and <= 100"),
+        ({"network_interface": "eth0; rm -rf /"}, "network_interface must be"),
+        ({"network_interface": "a" * 16}, "network_interface must be"),
+        ({"wait": "yes"}, "wait must be true or false"),
+        ({"fail_on_verdict": "no"}, "fail_on_verdict must be true or false"),
+        ({"app_kind": ["deployment"]}, "app_kind must be one of"),
+        ({"litmus_version": ["3"]}, "litmus_version must be '1' or '3'"),
+        ({"engine_name": ["x"]}, "engine_name must be a non-empty string"),
+    ],
+)
+def test_inject_refuses_before_any_engine_exists(lab, overrides, message):
+    before = engine_names(lab)
+    with pytest.raises(ActivityFailed, match=message) as info:
+        actions.inject_network_latency(**{**LATENCY, "wait": True, **overrides})
+    assert "\n" not in str(info.value)
+    assert_nothing_created(lab, before)
+
+
+def test_numbers_as_var_strings_run_the_fault(lab):
+    # `chaos run --var latency_ms=1000` passes strings
+    outcome = actions.inject_network_latency(
+        NS, "app=ratings", latency_ms="1000", duration_s="1", timeout_s="30"
+    )
+    try:
+        assert outcome["verdict"] == "Pass"
+        assert outcome["parameters"]["env"]["NETWORK_LATENCY"] == "1000"
+    finally:
+        actions.delete_engine(outcome["engine_name"], NS, timeout_s=10)
+
+
+def test_allow_insecure_false_as_a_string_is_false(lab):
+    before = engine_names(lab)
+    with pytest.raises(ActivityFailed, match="plain http"):
+        actions.create_engine_from_manifest(
+            "http://127.0.0.1:1/engine.yaml", allow_insecure="false"
+        )
+    with pytest.raises(ActivityFailed, match="allow_insecure must be true or false"):
+        actions.create_engine_from_manifest(
+            "http://127.0.0.1:1/engine.yaml", allow_insecure="yes"
+        )
+    with pytest.raises(ActivityFailed, match="allow_insecure must be true or false"):
+        actions.install_experiment(
+            "http://127.0.0.1:1/exp.yaml", NS, allow_insecure="False"
+        )
+    assert_nothing_created(lab, before)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda p: actions.create_engine_from_manifest(p, timeout_s=float("inf")),
+            "timeout_s must be a finite number",
+        ),
+        (
+            lambda p: actions.create_engine_from_manifest(p, timeout_s=10**400),
+            "timeout_s must be > 0 and <= 604800",
+        ),
+        (
+            lambda p: actions.create_engine_from_manifest(p, wait="false "),
+            "wait must be true or false",
+        ),
+        (
+            lambda p: actions.create_engine_from_manifest(p, fail_on_verdict=1),
+            "fail_on_verdict must be true or false",
+        ),
+        (
+            lambda p: actions.create_engine_from_manifest(p, namespace=["bookinfo"]),
+            "namespace must be a non-empty string",
+        ),
+    ],
+)
+def test_manifest_arguments_are_checked_before_the_file(lab, tmp_path, call, message):
+    path = tmp_path / "engine.yaml"
+    path.write_text(ENGINE_YAML)
+    before = engine_names(lab)
+    with pytest.raises(ActivityFailed, match=message):
+        call(str(path))
+    assert_nothing_created(lab, before)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: actions.delete_engine("x", NS, timeout_s=10**400),
+            "timeout_s must be > 0 and <= 604800",
+        ),
+        (
+            lambda: actions.delete_engine("x", NS, wait_for_cleanup="yes"),
+            "wait_for_cleanup must be true or false",
+        ),
+        (
+            lambda: actions.wait_for_result("x", NS, timeout_s=10**400),
+            "timeout_s must be > 0 and <= 604800",
+        ),
+        (
+            lambda: actions.wait_for_result("x", NS, fail_on_verdict="true "),
+            "fail_on_verdict must be true or false",
+        ),
+        (
+            lambda: actions.wait_for_chaos_started("x", NS, timeout_s="inf"),
+            "timeout_s must be a number",
+        ),
+        (
+            lambda: actions.annotate_app(NS, "ratings-v1", kind=["deployment"]),
+            "kind must be one of deployment, statefulset, daemonset",
+        ),
+        (
+            lambda: actions.restore_app_annotation(NS, "ratings-v1", kind=["x"]),
+            "kind must be one of",
+        ),
+    ],
+)
+def test_wait_and_setup_arguments_are_strict(lab, call, message):
+    before = engine_names(lab)
+    with pytest.raises(ActivityFailed, match=message) as info:
+        call()
+    assert "\n" not in str(info.value)
+    assert_nothing_created(lab, before)
+
+
+@pytest.mark.parametrize("saved", ['{"not json', "42", '{"a": 1}'])
+def test_tampered_previous_annotation_is_one_clear_line(fresh_lab, saved):
+    store = fresh_lab.server.store
+    previous = "chaoslitmus.io/previous-chaos-annotation"
+    fresh_lab.server.call(
+        store.patch,
+        DEPLOYMENTS,
+        NS,
+        "ratings-v1",
+        {"metadata": {"annotations": {previous: saved}}},
+    )
+    before = fresh_lab.get(DEPLOYMENTS, "ratings-v1")["metadata"]["annotations"]
+    with pytest.raises(ActivityFailed, match="edited by hand") as info:
+        actions.restore_app_annotation(NS, "ratings-v1")
+    assert "\n" not in str(info.value) and previous in str(info.value)
+    after = fresh_lab.get(DEPLOYMENTS, "ratings-v1")["metadata"]["annotations"]
+    assert after == before

@@ -101,17 +101,38 @@ def test_network_latency_env_defaults_and_options():
     assert env["RAMP_TIME"] == "2"
 
 
+def test_network_latency_env_takes_exact_numeric_strings():
+    # `chaos run --var latency_ms=1000` passes the string "1000"
+    env = m.network_latency_env(
+        latency_ms="1000", duration_s="5", jitter_ms="0", pods_affected_perc="50"
+    )
+    assert env["NETWORK_LATENCY"] == "1000"
+    assert env["TOTAL_CHAOS_DURATION"] == "5"
+    assert env["PODS_AFFECTED_PERC"] == "50"
+    # 0 leaves the choice of pods to Litmus, as if not given
+    assert "PODS_AFFECTED_PERC" not in m.network_latency_env(
+        latency_ms=1, duration_s=1, pods_affected_perc=0
+    )
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
         ({"latency_ms": -1}, "latency_ms"),
         ({"latency_ms": 0}, "latency_ms"),
-        ({"latency_ms": "3000"}, "latency_ms"),
+        ({"latency_ms": "3000.5"}, "latency_ms must be a whole number"),
+        ({"latency_ms": "²"}, "latency_ms must be a whole number"),
+        ({"latency_ms": float("nan")}, "latency_ms must be a finite"),
+        ({"latency_ms": 10**400}, "latency_ms must be >= 1 and <="),
         ({"latency_ms": True}, "latency_ms"),
         ({"duration_s": 1.5}, "whole number"),
         ({"jitter_ms": -5}, "jitter_ms"),
         ({"pods_affected_perc": 150}, "pods_affected_perc"),
-        ({"pods_affected_perc": 0}, "pods_affected_perc"),
+        ({"pods_affected_perc": 0.5}, "pods_affected_perc must be a whole number"),
+        ({"pods_affected_perc": -1}, "pods_affected_perc"),
+        ({"target_container": ["a", "b"]}, "target_container must be a non-empty"),
+        ({"network_interface": "eth0; rm -rf /"}, "network_interface must be"),
+        ({"network_interface": ["eth0"]}, "network_interface must be"),
         ({"target_pods": ["ok", ""]}, "target_pods"),
         ({"target_pods": ["Not_A_Pod"]}, "target_pods"),
         ({"ramp_time_s": -1}, "ramp_time_s"),

@@ -57,3 +57,11 @@ def test_annotate_and_restore_is_exact(lab):
     after = lab.get("apps/v1/deployments", "reviews-v3")["metadata"].get("annotations")
     assert after == before
     assert not actions.restore_app_annotation(NS, "reviews-v3")["restored"]
+
+
+def test_setup_chores_live_in_setup_and_stay_importable_from_actions():
+    from chaoslitmus.litmus import actions, setup
+
+    for name in setup.__all__:
+        assert getattr(actions, name) is getattr(setup, name)
+        assert name in actions.__all__  # so `chaos discover` lists it

@@ -33,7 +33,7 @@ STORY = {
 }
 
 
-class Cluster:
+class RawApi:
     """A plain kubernetes client on the lab server, JSON in and out."""
 
     def __init__(self, url: str) -> None:
@@ -71,7 +71,7 @@ class Cluster:
         self.api.close()
 
 
-def router(cluster: Cluster, target: dict) -> dict:
+def router(cluster: RawApi, target: dict) -> dict:
     """The VirtualRouter of a ``v1beta2`` fixture, as the server holds it."""
     return cluster.get(V1BETA2, "virtualrouters", target["namespace"], target["router"])
 
@@ -89,8 +89,8 @@ def apiserver() -> Iterator[ApiServerThread]:
 
 
 @pytest.fixture
-def cluster(apiserver: ApiServerThread) -> Iterator[Cluster]:
-    lab = Cluster(apiserver.url)
+def cluster(apiserver: ApiServerThread) -> Iterator[RawApi]:
+    lab = RawApi(apiserver.url)
     yield lab
     lab.close()
 
@@ -112,7 +112,7 @@ def kubeconfig(
 
 
 @pytest.fixture
-def v1beta2(cluster: Cluster, kubeconfig: Path) -> dict[str, str]:
+def v1beta2(cluster: RawApi, kubeconfig: Path) -> dict[str, str]:
     """App Mesh v1beta2: VirtualService 'ratings' -> VirtualRouter 'ratings-router'."""
     ns = cluster.namespace()
     cluster.create(samples.appmesh_v1beta2_router(namespace=ns))
@@ -121,7 +121,7 @@ def v1beta2(cluster: Cluster, kubeconfig: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def istio_vs(cluster: Cluster, kubeconfig: Path) -> dict[str, str]:
+def istio_vs(cluster: RawApi, kubeconfig: Path) -> dict[str, str]:
     ns = cluster.namespace()
     cluster.create(samples.istio_service(namespace=ns))
     return {"namespace": ns, "name": "ratings"}

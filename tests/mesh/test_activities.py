@@ -18,16 +18,16 @@ from chaoslitmus.mesh.actions import (
     set_retry_policy,
 )
 from chaoslitmus.mesh.probes import get_retry_policy, retry_policy_matches
-from chaoslitmus.mesh.snapshot import ORIGINAL_FIELD, ORIGINAL_ROUTES
+from chaoslitmus.mesh.snapshot import ORIGINAL_ROUTES
 
 from . import samples
-from .conftest import STORY, V1BETA2, Cluster, frozen, router
+from .conftest import STORY, V1BETA2, RawApi, frozen, router
 
 # -- the story: App Mesh v1beta2, set then restore ----------------------------
 
 
 def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
-    cluster: Cluster, v1beta2: dict
+    cluster: RawApi, v1beta2: dict
 ) -> None:
     before = router(cluster, v1beta2)
 
@@ -48,7 +48,7 @@ def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
         "name": "ratings",
         "namespace": v1beta2["namespace"],
     }
-    assert out["changed"] is True and out["snapshot"] == "saved"
+    assert out["changed"] is True and out["snapshot"] == "taken"
     [entry] = out["routes"]
     assert entry["name"] == "ratings-route" and entry["before"] is None
     assert entry["after"]["max_retries"] == 3
@@ -61,8 +61,17 @@ def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
         "httpRetryEvents": ["server-error"],
     }
     annotations = changed["metadata"]["annotations"]
-    assert json.loads(annotations[ORIGINAL_ROUTES]) == before["spec"]["routes"]
-    assert annotations[ORIGINAL_FIELD] == "spec.routes"
+    assert list(annotations) == [ORIGINAL_ROUTES]
+    saved = json.loads(annotations[ORIGINAL_ROUTES])
+    assert saved["version"] == 2 and saved["field"] == "spec.routes"
+    assert saved["taken_by"]["field_manager"] == "chaostoolkit-litmus"
+    # every route is known (for drift); only the changed one has retry blocks
+    assert [r["name"] for r in saved["routes"]] == [
+        r["name"] for r in before["spec"]["routes"]
+    ]
+    [ours] = [r for r in saved["routes"] if "ours" in r]
+    assert ours["name"] == "ratings-route" and ours["original"] is None
+    assert ours["ours"] == changed["spec"]["routes"][0]["httpRoute"]["retryPolicy"]
 
     assert retry_policy_matches(
         name="ratings",
@@ -80,8 +89,8 @@ def test_story_policy_is_set_through_the_virtual_service_and_restored_exactly(
     assert "annotations" not in after["metadata"]
 
 
-def test_existing_policy_second_set_keeps_first_snapshot(
-    cluster: Cluster, v1beta2: dict
+def test_existing_policy_second_set_adopts_the_first_snapshot(
+    cluster: RawApi, v1beta2: dict
 ) -> None:
     before = router(cluster, v1beta2)
     ns = v1beta2["namespace"]
@@ -102,7 +111,7 @@ def test_existing_policy_second_set_keeps_first_snapshot(
         http_retry_events=["gateway-error", "stream-error"],
         tcp_retry_events=["connection-error"],
     )
-    assert second["snapshot"] == "kept"
+    assert second["snapshot"] == "adopted"
     assert [r["name"] for r in second["routes"]] == [
         "ratings-route",
         "ratings-admin",
@@ -110,13 +119,20 @@ def test_existing_policy_second_set_keeps_first_snapshot(
     ]
     assert [r["name"] for r in second["skipped_routes"]] == ["ratings-tcp"]
     saved = router(cluster, v1beta2)["metadata"]["annotations"][ORIGINAL_ROUTES]
-    assert json.loads(saved) == before["spec"]["routes"]
+    originals = {r["name"]: r.get("original") for r in json.loads(saved)["routes"]}
+    # the first set's original stays; routes changed only now start from here
+    assert originals == {
+        "ratings-route": None,
+        "ratings-admin": samples.RATINGS_POLICY_V1BETA2,
+        "ratings-grpc": None,
+        "ratings-tcp": None,
+    }
 
     restore_retry_policy(name="ratings", namespace=ns)
     assert frozen(router(cluster, v1beta2)) == frozen(before)
 
 
-def test_same_policy_again_sends_nothing(cluster: Cluster, v1beta2: dict) -> None:
+def test_same_policy_again_sends_nothing(cluster: RawApi, v1beta2: dict) -> None:
     ns = v1beta2["namespace"]
     set_retry_policy(name="ratings", namespace=ns, route_name="ratings-route", **STORY)
     version = router(cluster, v1beta2)["metadata"]["resourceVersion"]
@@ -128,7 +144,7 @@ def test_same_policy_again_sends_nothing(cluster: Cluster, v1beta2: dict) -> Non
 
 
 def test_other_annotations_survive_set_and_restore(
-    cluster: Cluster, kubeconfig: Path
+    cluster: RawApi, kubeconfig: Path
 ) -> None:
     ns = cluster.namespace()
     obj = samples.appmesh_v1beta2_router(name="direct", namespace=ns)
@@ -136,16 +152,18 @@ def test_other_annotations_survive_set_and_restore(
     cluster.create(obj)
     before = cluster.get(V1BETA2, "virtualrouters", ns, "direct")
 
-    out = set_retry_policy(virtual_router="direct", namespace=ns, **STORY)
+    out = set_retry_policy(
+        name="direct", virtual_router="direct", namespace=ns, **STORY
+    )
     assert out["virtual_service"] is None and out["object"]["name"] == "direct"
-    restore_retry_policy(virtual_router="direct", namespace=ns)
+    restore_retry_policy(name="direct", virtual_router="direct", namespace=ns)
 
     after = cluster.get(V1BETA2, "virtualrouters", ns, "direct")
     assert frozen(after) == frozen(before)
     assert after["metadata"]["annotations"] == {"owner": "team-ratings"}
 
 
-def test_remove_then_restore(cluster: Cluster, v1beta2: dict) -> None:
+def test_remove_then_restore(cluster: RawApi, v1beta2: dict) -> None:
     before = router(cluster, v1beta2)
     ns = v1beta2["namespace"]
     out = remove_retry_policy(name="ratings", namespace=ns)
@@ -160,7 +178,7 @@ def test_remove_then_restore(cluster: Cluster, v1beta2: dict) -> None:
 
 
 def test_restore_without_snapshot_changes_nothing(
-    cluster: Cluster, v1beta2: dict
+    cluster: RawApi, v1beta2: dict
 ) -> None:
     before = router(cluster, v1beta2)
     out = restore_retry_policy(name="ratings", namespace=v1beta2["namespace"])
@@ -193,7 +211,7 @@ def test_get_retry_policy_reports_neutral_and_raw(v1beta2: dict) -> None:
 # -- errors: one line, nothing changed ----------------------------------------
 
 
-def test_unknown_route_lists_the_routes(cluster: Cluster, v1beta2: dict) -> None:
+def test_unknown_route_lists_the_routes(cluster: RawApi, v1beta2: dict) -> None:
     before = router(cluster, v1beta2)
     with pytest.raises(ActivityFailed) as caught:
         set_retry_policy(
@@ -207,7 +225,7 @@ def test_unknown_route_lists_the_routes(cluster: Cluster, v1beta2: dict) -> None
     assert router(cluster, v1beta2) == before
 
 
-def test_tcp_route_cannot_retry(cluster: Cluster, v1beta2: dict) -> None:
+def test_tcp_route_cannot_retry(cluster: RawApi, v1beta2: dict) -> None:
     before = router(cluster, v1beta2)
     with pytest.raises(
         ActivityFailed, match="a tcpRoute has no retry policy in App Mesh"
@@ -222,7 +240,7 @@ def test_tcp_route_cannot_retry(cluster: Cluster, v1beta2: dict) -> None:
 
 
 def test_grpc_events_alone_on_http_routes_are_refused(
-    cluster: Cluster, v1beta2: dict
+    cluster: RawApi, v1beta2: dict
 ) -> None:
     before = router(cluster, v1beta2)
     with pytest.raises(
@@ -238,7 +256,7 @@ def test_grpc_events_alone_on_http_routes_are_refused(
     assert router(cluster, v1beta2) == before
 
 
-def test_missing_virtual_service(kubeconfig: Path, cluster: Cluster) -> None:
+def test_missing_virtual_service(kubeconfig: Path, cluster: RawApi) -> None:
     ns = cluster.namespace()
     with pytest.raises(ActivityFailed) as caught:
         set_retry_policy(name="absent", namespace=ns, **STORY)
@@ -247,7 +265,7 @@ def test_missing_virtual_service(kubeconfig: Path, cluster: Cluster) -> None:
     assert f"namespace '{ns}'" in message and "\n" not in message
 
 
-def test_missing_router_names_the_reference(kubeconfig: Path, cluster: Cluster) -> None:
+def test_missing_router_names_the_reference(kubeconfig: Path, cluster: RawApi) -> None:
     ns = cluster.namespace()
     cluster.create(samples.appmesh_v1beta2_service(namespace=ns, router="gone"))
     with pytest.raises(ActivityFailed) as caught:
@@ -260,7 +278,7 @@ def test_missing_router_names_the_reference(kubeconfig: Path, cluster: Cluster) 
 
 
 def test_virtual_node_provider_says_what_to_do(
-    kubeconfig: Path, cluster: Cluster
+    kubeconfig: Path, cluster: RawApi
 ) -> None:
     ns = cluster.namespace()
     service = samples.appmesh_v1beta2_service(namespace=ns)
@@ -275,7 +293,7 @@ def test_virtual_node_provider_says_what_to_do(
 
 
 def test_virtual_router_that_disagrees_with_the_service(
-    cluster: Cluster, v1beta2: dict
+    cluster: RawApi, v1beta2: dict
 ) -> None:
     cluster.create(
         samples.appmesh_v1beta2_router(name="other", namespace=v1beta2["namespace"])
@@ -330,7 +348,7 @@ def test_probe_refuses_absent_with_expectations(kubeconfig: Path) -> None:
 # -- Istio --------------------------------------------------------------------
 
 
-def test_istio_set_and_restore(cluster: Cluster, istio_vs: dict) -> None:
+def test_istio_set_and_restore(cluster: RawApi, istio_vs: dict) -> None:
     ns = istio_vs["namespace"]
     before = cluster.get("networking.istio.io/v1", "virtualservices", ns, "ratings")
 

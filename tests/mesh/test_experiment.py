@@ -8,7 +8,7 @@ from pathlib import Path
 from chaoslib.discovery import discover_actions, discover_probes
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 
-from .conftest import STORY, Cluster, frozen, router
+from .conftest import STORY, RawApi, frozen, router
 
 
 def test_discovery_lists_every_activity_with_its_doc() -> None:
@@ -35,11 +35,12 @@ def test_discovery_lists_every_activity_with_its_doc() -> None:
     assert names["retry_policy_matches"]["return_type"] == "boolean"
     assert names["set_retry_policy"]["return_type"] == "mapping"
     arguments = {a["name"]: a for a in names["set_retry_policy"]["arguments"]}
-    assert arguments["namespace"] == {
-        "name": "namespace",
-        "default": "default",
-        "type": "string",
-    }
+    # required arguments show as required (no default) in `chaos discover`
+    for required in ("name", "namespace", "max_retries"):
+        assert "default" not in arguments[required], required
+    assert arguments["namespace"] == {"name": "namespace", "type": "string"}
+    # optional numbers have real defaults, so `chaos init` can skip them
+    assert arguments["per_retry_timeout_ms"]["default"] == 0
     json.dumps(found)  # discovery.json must be writable
 
 
@@ -48,7 +49,7 @@ def _python(module: str, func: str, **arguments: object) -> dict:
 
 
 def test_a_run_sets_the_policy_and_its_rollback_restores_it(
-    cluster: Cluster, v1beta2: dict, kubeconfig: Path
+    cluster: RawApi, v1beta2: dict, kubeconfig: Path
 ) -> None:
     before = router(cluster, v1beta2)
     target = {"name": "ratings", "namespace": v1beta2["namespace"]}

@@ -36,10 +36,10 @@ def test_strings_from_var_flags_and_duplicates_are_normalised() -> None:
     [
         ((None, 2000, ["server-error"]), "max_retries is required"),
         ((-1, 2000, ["server-error"]), "max_retries must be >= 0"),
-        ((True, 2000, ["server-error"]), "max_retries must be an integer"),
-        ((2.5, 2000, ["server-error"]), "max_retries must be an integer"),
+        ((True, 2000, ["server-error"]), "max_retries must be a whole number"),
+        ((2.5, 2000, ["server-error"]), "max_retries must be a whole number"),
         ((3, 0, ["server-error"]), "per_retry_timeout_ms must be >= 1"),
-        ((3, "2s", ["server-error"]), "per_retry_timeout_ms must be an integer"),
+        ((3, "2s", ["server-error"]), "per_retry_timeout_ms must be a whole number"),
         ((3, 2000, ["5xx"]), "'5xx' is Envoy's name: use 'server-error'"),
         ((3, 2000, ["server-error"], ["reset"]), "tcp_retry_events has 'reset'"),
         ((3, 2000, {"server-error": 1}), "must be a list of strings"),

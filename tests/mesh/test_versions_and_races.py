@@ -19,7 +19,7 @@ from chaoslitmus.mesh.cluster import CONFLICT_ATTEMPTS
 from chaoslitmus.mesh.probes import get_retry_policy
 
 from . import samples
-from .conftest import STORY, Cluster, frozen, point_kubeconfig, router
+from .conftest import STORY, RawApi, frozen, point_kubeconfig, router
 from .proxy import Exchange, RecordingProxy, merge_patch_upstream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_auto_falls_back_to_v1beta1_and_round_trips(
     legacy_server: ApiServerThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     point_kubeconfig(monkeypatch, tmp_path, legacy_server.url)
-    lab = Cluster(legacy_server.url)
+    lab = RawApi(legacy_server.url)
     ns = lab.namespace()
     lab.create(samples.appmesh_v1beta1_service(namespace=ns))
     api = "appmesh.k8s.aws/v1beta1"
@@ -75,10 +75,10 @@ def test_virtual_router_is_refused_on_v1beta1(
     point_kubeconfig(monkeypatch, tmp_path, legacy_server.url)
     with pytest.raises(ActivityFailed, match="virtual_router only applies"):
         set_retry_policy(
-            virtual_router="r", namespace="x", api_version="v1beta1", **STORY
+            name="r", virtual_router="r", namespace="x", api_version="v1beta1", **STORY
         )
     with pytest.raises(ActivityFailed, match=r"tried appmesh.k8s.aws/v1beta2\)"):
-        set_retry_policy(virtual_router="r", namespace="x", **STORY)
+        set_retry_policy(name="r", virtual_router="r", namespace="x", **STORY)
 
 
 def test_explicit_version_not_served_names_the_served_one(
@@ -112,7 +112,7 @@ def test_no_app_mesh_at_all(
 @pytest.fixture
 def proxied(
     apiserver: ApiServerThread,
-    cluster: Cluster,
+    cluster: RawApi,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> Iterator[tuple[RecordingProxy, dict]]:
@@ -139,7 +139,10 @@ def test_we_send_a_merge_patch_with_the_resource_version(
     set_retry_policy(name="ratings", namespace=target["namespace"], **STORY)
     [read] = proxy.of("GET", _router_path(target))
     [patch] = proxy.of("PATCH")
-    assert patch.path == _router_path(target)
+    path, _, query = patch.path.partition("?")
+    assert path == _router_path(target)
+    # the apiserver records who wrote it (managedFields)
+    assert query == "fieldManager=chaostoolkit-litmus"
     assert patch.headers["Content-Type"] == "application/merge-patch+json"
     body = patch.json()
     version = json.loads(read.response)["metadata"]["resourceVersion"]
@@ -161,7 +164,7 @@ def _bumper(upstream: str, target: dict, times: int) -> tuple[list[int], object]
 
 
 def test_a_concurrent_writer_costs_one_more_round(
-    apiserver: ApiServerThread, cluster: Cluster, proxied: tuple[RecordingProxy, dict]
+    apiserver: ApiServerThread, cluster: RawApi, proxied: tuple[RecordingProxy, dict]
 ) -> None:
     proxy, target = proxied
     bumps, proxy.hook = _bumper(apiserver.url, target, times=1)
@@ -176,13 +179,17 @@ def test_a_concurrent_writer_costs_one_more_round(
     assert stored["spec"]["routes"][0]["httpRoute"]["retryPolicy"]["maxRetries"] == 3
     assert out["object"]["resource_version"] == stored["metadata"]["resourceVersion"]
     # the snapshot was taken from the version we actually changed
-    before_routes = samples.appmesh_v1beta2_router()["spec"]["routes"]
     saved = stored["metadata"]["annotations"]["chaoslitmus.io/original-routes"]
-    assert json.loads(saved) == before_routes
+    changed = [r for r in json.loads(saved)["routes"] if "ours" in r]
+    assert [(r["name"], r["original"]) for r in changed] == [
+        ("ratings-route", None),
+        ("ratings-admin", samples.RATINGS_POLICY_V1BETA2),
+        ("ratings-grpc", None),
+    ]
 
 
 def test_a_writer_that_never_stops_makes_us_give_up_cleanly(
-    apiserver: ApiServerThread, cluster: Cluster, proxied: tuple[RecordingProxy, dict]
+    apiserver: ApiServerThread, cluster: RawApi, proxied: tuple[RecordingProxy, dict]
 ) -> None:
     proxy, target = proxied
     bumps, proxy.hook = _bumper(apiserver.url, target, times=100)
@@ -209,7 +216,7 @@ def test_restore_without_snapshot_sends_no_write(
 
 
 def test_restore_from_a_fresh_process(
-    cluster: Cluster, v1beta2: dict, kubeconfig: Path
+    cluster: RawApi, v1beta2: dict, kubeconfig: Path
 ) -> None:
     before = router(cluster, v1beta2)
     set_retry_policy(name="ratings", namespace=v1beta2["namespace"], **STORY)

@@ -62,6 +62,8 @@ ROLLBACKS = [
     "delete-chaos-engine",
     "restore-mesh-retry-policy",
     "wait-until-original-policy-applied",
+    "no-fault-left",
+    "reviews-recovered",
 ]
 # A 6 s fault: the signal lands about 0.3 s after the fault traffic starts, so
 # the fault has seconds left; 1-2 s traffic windows keep each run near 10 s.
@@ -106,7 +108,7 @@ def chaos_command(settings: Path, *args: str) -> list[str]:
     ]
 
 
-class Watched:
+class WatchedProcess:
     """A subprocess whose combined output goes to a file we can poll."""
 
     def __init__(self, command: list[str], env: dict[str, str], folder: Path) -> None:
@@ -265,10 +267,10 @@ def story(story_lab: Lab, pristine: str, tmp_path: Path) -> Iterator[Lab]:
         repair(story_lab, tmp_path / "cleanup")
 
 
-def run_chaos(lab: Lab, folder: Path, *args: str, **env: str) -> Watched:
+def run_chaos(lab: Lab, folder: Path, *args: str, **env: str) -> WatchedProcess:
     settings = folder / "settings.yaml"
     settings.write_text("{}\n")
-    return Watched(
+    return WatchedProcess(
         chaos_command(settings, *args), subprocess_env({**lab.env(), **env}), folder
     )
 
@@ -368,7 +370,7 @@ def test_sigterm_inside_a_probe_interrupts_the_run_and_rollbacks_run(
     journal_path = tmp_path / "journal.json"
     settings = tmp_path / "settings.yaml"
     settings.write_text("{}\n")
-    chaos = Watched(
+    chaos = WatchedProcess(
         chaos_command(
             settings, "run", "--journal-path", str(journal_path), str(EXPERIMENT)
         ),
@@ -477,7 +479,7 @@ def test_lab_run_forwards_sigint_once_chaos_rolls_back_and_the_lab_stops(
             settings, "run", "--journal-path", str(journal_path), str(EXPERIMENT)
         ),
     ]
-    lab_run = Watched(command, subprocess_env({}), tmp_path)
+    lab_run = WatchedProcess(command, subprocess_env({}), tmp_path)
     try:
         lab_run.wait_for(MID_FAULT)
         time.sleep(0.3)

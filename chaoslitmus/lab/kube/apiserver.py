@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from . import podproxy
+from .bodies import MAX_BODY_BYTES, decode_body, too_large
 from .errors import ApiError, bad_request, unknown_resource
+from .managed_fields import manager_from
 from .openapi import group_version_document, openapi_index
 from .resources import ResourceType
 from .store import Store
@@ -39,6 +40,7 @@ STORE_KEY = web.AppKey("store", Store)
 TOKEN_KEY = web.AppKey("token", object)
 AUTHORIZER_KEY = web.AppKey("authorizer", object)
 WATCHES_KEY = web.AppKey("watches", set)
+MAX_BODY_KEY = web.AppKey("max_body_bytes", int)
 
 _VERBS = [
     "create",
@@ -87,9 +89,12 @@ def build_app(
     store: Store,
     token: str | None = None,
     authorizer: Authorizer | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> web.Application:
-    """The aiohttp application serving `store` as a Kubernetes API."""
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+    """The aiohttp application serving `store` as a Kubernetes API; bodies
+    over `max_body_bytes` get 413, as kube-apiserver's limit (3 MiB)."""
+    app = web.Application(client_max_size=max_body_bytes)
+    app[MAX_BODY_KEY] = max_body_bytes
     app[STORE_KEY] = store
     app[TOKEN_KEY] = token
     app[AUTHORIZER_KEY] = authorizer
@@ -359,17 +364,20 @@ def _authorize(request: web.Request, verb: str, target: _Target) -> None:
     )
 
 
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw:
-        raise bad_request("the request body is empty")
-    content_type = request.headers.get("Content-Type", "application/json")
+async def _read(request: web.Request) -> bytes:
+    """The body, or 413 when it is over the limit (announced or as it comes)."""
+    limit = request.app[MAX_BODY_KEY]
+    if (request.content_length or 0) > limit:
+        raise too_large(limit)
     try:
-        if "yaml" in content_type:
-            return yaml.safe_load(raw)
-        return json.loads(raw)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise bad_request(f"the request body is not valid: {exc}") from None
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large(limit) from None
+
+
+async def _body(request: web.Request) -> Any:
+    raw = await _read(request)
+    return decode_body(raw, request.headers.get("Content-Type", "application/json"))
 
 
 def _dry_run(request: web.Request) -> bool:
@@ -451,6 +459,7 @@ async def _resource_request(
             await _body(request),
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj, 201)
     if verb == "update":
@@ -462,6 +471,7 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "patch":
@@ -483,11 +493,19 @@ async def _resource_request(
             target.subresource,
             dry_run=_dry_run(request),
             field_validation=query.get("fieldValidation"),
+            field_manager=_field_manager(request),
         )
         return _json(obj)
     if verb == "delete":
         return await _delete(request, store, target)
     return await _delete_collection(request, store, target)
+
+
+def _field_manager(request: web.Request) -> str | None:
+    """Who the write is recorded as in managedFields (see .managed_fields)."""
+    return manager_from(
+        request.query.get("fieldManager"), request.headers.get("User-Agent")
+    )
 
 
 def _int_param(value: str | None) -> int | None:
@@ -513,7 +531,7 @@ def _decode_continue(token: str | None) -> str | None:
 
 
 async def _delete_options(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await _read(request)
     options: dict[str, Any] = {}
     if raw.strip():
         try:

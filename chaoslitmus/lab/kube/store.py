@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from . import schemas
+from . import managed_fields, schemas
 from .errors import (
     ApiError,
     bad_request,
@@ -225,6 +225,7 @@ class Store(Lifecycle):
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """Create obj; 409 AlreadyExists, 422 Invalid, 404 if the namespace is missing.
 
@@ -263,6 +264,11 @@ class Store(Lifecycle):
             meta["creationTimestamp"] = now()
             meta["generation"] = 1
             self._defaults_on_create(rtype, body)
+            meta.pop("managedFields", None)
+            if field_manager:
+                meta["managedFields"] = managed_fields.record(
+                    None, None, body, field_manager, rtype.api_version, now()
+                )
             if dry_run:
                 return present(body, rtype)
             meta["resourceVersion"] = self._next_rv()
@@ -436,6 +442,7 @@ class Store(Lifecycle):
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """PUT: the body replaces the object; its resourceVersion is a precondition."""
         return self._update(
@@ -446,6 +453,7 @@ class Store(Lifecycle):
             subresource,
             dry_run,
             field_validation,
+            field_manager,
         )
 
     def patch(
@@ -459,6 +467,7 @@ class Store(Lifecycle):
         *,
         dry_run: bool = False,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         """PATCH with "merge" (RFC 7386), "json" (RFC 6902) or "strategic"."""
         rtype = self._type(resource)
@@ -494,7 +503,14 @@ class Store(Lifecycle):
                 raise ApiError(422, "Invalid", str(exc)) from None
 
         return self._update(
-            rtype, namespace, name, compute, subresource, dry_run, field_validation
+            rtype,
+            namespace,
+            name,
+            compute,
+            subresource,
+            dry_run,
+            field_validation,
+            field_manager,
         )
 
     def _update(
@@ -506,6 +522,7 @@ class Store(Lifecycle):
         subresource: str | None,
         dry_run: bool,
         field_validation: str | None = None,
+        field_manager: str | None = None,
     ) -> dict:
         with self._lock:
             rtype = self._type(resource)
@@ -544,7 +561,20 @@ class Store(Lifecycle):
             self._admit(rtype, name, new, current, unknown, field_validation)
             if _spec_changed(rtype, current, new):
                 new["metadata"]["generation"] = cur_meta.get("generation", 1) + 1
+            self._keep_managed_fields(current, new)
             same = _without_rv(new) == _without_rv(current)
+            if field_manager and not same:
+                new["metadata"]["managedFields"] = managed_fields.record(
+                    cur_meta.get("managedFields"),
+                    current,
+                    new,
+                    field_manager,
+                    rtype.api_version,
+                    now(),
+                    subresource,
+                )
+                if not new["metadata"]["managedFields"]:
+                    del new["metadata"]["managedFields"]
             if dry_run or same:
                 return present(new if dry_run else current, rtype)
             new["metadata"]["resourceVersion"] = self._next_rv()
@@ -558,6 +588,15 @@ class Store(Lifecycle):
                 new["status"] = schemas.crd_status(new)
                 self.registry.add_crd(clone(new))
             return present(new, rtype)
+
+    @staticmethod
+    def _keep_managed_fields(current: dict, new: dict) -> None:
+        """Only the server writes managedFields (see :mod:`.managed_fields`)."""
+        kept = current["metadata"].get("managedFields")
+        if kept is None:
+            new["metadata"].pop("managedFields", None)
+        else:
+            new["metadata"]["managedFields"] = clone(kept)
 
     @staticmethod
     def _merge_update(
