@@ -76,7 +76,7 @@ def poll_run(name: str, interval_s: float = 2.0) -> float:
 
 
 def main(runs: int) -> None:
-    options = LabOptions(litmus_startup_s=0.2)
+    options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0)
     with ControlPlane(options, operator_seed=1, controllers=[verdict_clock]) as plane:
         server = plane.server
         kubeconfig = write_kubeconfig(Path(tempfile.mkdtemp()) / "kc", server.url)

@@ -75,6 +75,7 @@ __all__ = [
     "NotFound",
     "Resource",
     "SYNCED",
+    "HEARTBEAT",
     "Stopper",
     "Watched",
     "api_error",
@@ -92,6 +93,7 @@ REQUEST_TIMEOUT_S = (10, 60)
 WATCH_WINDOW_S = 60
 # Event type `follow` yields once a listing has been replayed.
 SYNCED = "SYNCED"
+HEARTBEAT = "HEARTBEAT"
 
 CRD_HINTS = {
     "litmuschaos.io": "install Litmus (the chaos-operator and its CRDs): "
@@ -550,12 +552,15 @@ def _lines(response: Any, stop: Stopper | None) -> Iterator[str]:
 def follow_many(
     streams: dict[str, Callable[[Stopper], Iterator[tuple[str, dict]]]],
     deadline: float,
+    heartbeat_s: float | None = None,
 ) -> Iterator[Watched]:
     """Merge several :func:`follow` streams into one, each in its own thread.
 
     ``streams`` maps a label to a function that takes a stop event and returns
     an iterator (usually a :func:`follow` call). Ends at ``deadline``; errors
-    raised in a stream are re-raised here.
+    raised in a stream are re-raised here. With ``heartbeat_s``, a quiet spell
+    that long yields ``Watched("heartbeat", HEARTBEAT, {})`` so a waiting
+    caller can say how it is doing.
     """
     inbox: queue.Queue = queue.Queue()
     stop = Stopper()
@@ -584,9 +589,13 @@ def follow_many(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
+            wait = remaining if heartbeat_s is None else min(remaining, heartbeat_s)
             try:
-                item = inbox.get(timeout=remaining)
+                item = inbox.get(timeout=wait)
             except queue.Empty:
+                if wait < remaining:
+                    yield Watched("heartbeat", HEARTBEAT, {})
+                    continue
                 return
             if item is done:
                 running -= 1
@@ -666,9 +675,11 @@ class Kube:
         name: str | None = None,
         idempotent: bool | None = None,
         deadline: float | None = None,
+        raw: bool = False,
         **kwargs: Any,
-    ) -> dict:
-        """Invoke one API method and return the decoded JSON body.
+    ) -> Any:
+        """Invoke one API method and return the decoded JSON body (with
+        ``raw``, the body as text: e.g. what a pod answers through pods/proxy).
 
         ``verb``/``group``/``plural``/``namespace``/``name`` shape the error
         message and the retry decision (``verb`` "get", "list", "discover",
@@ -712,6 +723,8 @@ class Kube:
                 error = _unreachable(self.host, exc, verb, target, where)
                 failure = _transport_failure(exc)
             else:
+                if raw:
+                    return (data or b"").decode("utf-8", "replace")
                 return self._decode(data, verb, plural)
             elapsed = time.monotonic() - began
             decision = decide(
@@ -782,6 +795,7 @@ class Kube:
 _BUILTIN: dict[tuple[str, str], tuple[str, str]] = {
     ("", "namespaces"): ("CoreV1Api", "namespace"),
     ("", "pods"): ("CoreV1Api", "pod"),
+    ("", "events"): ("CoreV1Api", "event"),
     ("", "serviceaccounts"): ("CoreV1Api", "service_account"),
     ("", "services"): ("CoreV1Api", "service"),
     ("apps", "deployments"): ("AppsV1Api", "deployment"),

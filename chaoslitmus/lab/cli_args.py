@@ -83,6 +83,21 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="seconds a new pod stays Pending before it runs (scale-ups, replacements)",
     )
     parser.add_argument(
+        "--litmus-inject-delay-s",
+        type=float,
+        default=_DEFAULTS.litmus_inject_delay_s,
+        metavar="S",
+        help="seconds from the ChaosResult's Running to the fault being on "
+        "(Litmus' helper pod start-up)",
+    )
+    parser.add_argument(
+        "--mesh-propagation-ms",
+        type=int,
+        default=_DEFAULTS.mesh_propagation_ms,
+        metavar="MS",
+        help="milliseconds before a changed route reaches the callers' proxy",
+    )
+    parser.add_argument(
         "--retry-host-predicate",
         choices=HOST_PREDICATES,
         default=_DEFAULTS.retry_host_predicate,

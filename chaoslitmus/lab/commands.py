@@ -49,6 +49,8 @@ def _options(args: argparse.Namespace) -> LabOptions:
         reviews_port=args.reviews_port,
         litmus_startup_s=args.litmus_startup_s,
         pod_start_s=args.pod_start_s,
+        litmus_inject_delay_s=args.litmus_inject_delay_s,
+        mesh_propagation_ms=args.mesh_propagation_ms,
         retry_host_predicate=args.retry_host_predicate,
         appmesh_discovery=args.appmesh_discovery,
         istio_lb=args.istio_lb,

@@ -63,6 +63,7 @@ class ControlPlane:
         seed = self.options.seed if operator_seed is None else operator_seed
         operator_loop = litmus_controller(
             startup_s=self.options.litmus_startup_s,
+            inject_delay_s=self.options.litmus_inject_delay_s,
             fault_sink=self.sink,
             rng=random.Random(seed),
             **operator,

@@ -105,6 +105,7 @@ class Lab:
         ).launch()
         operator = litmus_controller(
             startup_s=options.litmus_startup_s,
+            inject_delay_s=options.litmus_inject_delay_s,
             fault_sink=self.dataplane,
             rng=random.Random(options.seed),
         )

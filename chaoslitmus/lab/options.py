@@ -116,6 +116,8 @@ class LabOptions:
     reviews_timeout_ms: int = 2500
     reviews_port: int | None = None
     litmus_startup_s: float = 3.0
+    litmus_inject_delay_s: float = 2.0
+    mesh_propagation_ms: int = 1000
     retry_host_predicate: HostPredicate = "previous_hosts"
     appmesh_discovery: AppMeshDiscovery = "endpoints"
     istio_lb: IstioBalancer = "least-request"
@@ -160,6 +162,11 @@ class LabOptions:
             (self.reviews_timeout_ms > 0, "the reviews timeout must be > 0 ms"),
             (self.litmus_startup_s >= 0, "the Litmus start-up time must be >= 0 s"),
             (self.pod_start_s >= 0, "the pod start-up time must be >= 0 s"),
+            (
+                self.litmus_inject_delay_s >= 0,
+                "the Litmus inject delay must be >= 0 s",
+            ),
+            (self.mesh_propagation_ms >= 0, "the mesh propagation must be >= 0 ms"),
             (
                 self.reviews_port is None or 0 <= self.reviews_port <= 65535,
                 "the reviews port must be 0-65535",

@@ -7,6 +7,7 @@ annotation, installing an experiment) live in :mod:`chaoslitmus.litmus.setup`
 and are re-exported here, so one module path serves every Litmus action.
 """
 
+import logging
 import time
 from typing import Any, Dict, List
 
@@ -15,11 +16,12 @@ from chaoslib.types import Secrets
 
 from chaoslitmus import _args
 from chaoslitmus._redact import redact_url
-from chaoslitmus.k8s import SYNCED, Kube, NotFound
+from chaoslitmus.k8s import HEARTBEAT, SYNCED, Kube, NotFound, follow_many
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.apply import Launch, check_engines, launch_all
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
+    PROGRESS_EVERY_S,
     get_object,
     litmus,
     results_of,
@@ -47,6 +49,7 @@ __all__ = [
     "create_engine_from_manifest",
     "wait_for_result",
     "wait_for_chaos_started",
+    "wait_for_chaos_reverted",
     "stop_engine",
     "delete_engine",
     # setup chores, from chaoslitmus.litmus.setup (listed here for discovery)
@@ -57,6 +60,8 @@ __all__ = [
     "install_experiment",
     "uninstall_experiment",
 ]
+
+logger = logging.getLogger("chaostoolkit.litmus")
 
 FINALIZER = "chaosengine.litmuschaos.io/finalizer"
 
@@ -301,16 +306,41 @@ def wait_for_chaos_started(
     timeout_s: float = 300,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
-    """Wait until the experiment of this engine's run is really running.
+    """Wait until this engine's run has really put its fault on a target.
 
-    On a cluster Litmus needs tens of seconds to start its runner and
-    experiment pods before the fault begins; measure traffic only after this
-    returns. Returns as soon as this run's ChaosResult is Running (or the
-    run already ended).
+    Litmus marks its ChaosResult Running before it picks targets, waits
+    RAMP_TIME and starts the helper pod (seconds to minutes on a cluster);
+    the fault is on only once the helper annotates the result with
+    `pod/<target>=injected` (docs/litmus-behaviour.md). Returns then, with
+    `targets` (the pods faulted), `injected_at` and `inject_lag_s` (from
+    Running to injected). Litmus 1.x writes no such mark: its Running is
+    taken instead and `injection_evidence` says so.
+
+    Fails, with a line starting "fault NOT injected", when the engine had
+    already finished when the wait began (an engine left by an earlier run),
+    when this run ends before any injection, or at the timeout.
     """
     timeout_s = m.check_timeout(timeout_s)
     kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
-    return _follow_existing(kube, engine, timeout_s, "started")
+    _refuse_finished(engine)
+    return _follow_existing(kube, engine, timeout_s, "injected")
+
+
+def wait_for_chaos_reverted(
+    engine_name: str,
+    namespace: str,
+    timeout_s: float = 300,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Wait until every target this run injected is marked reverted, or the
+    run has ended (Litmus reverts before it writes a verdict).
+
+    Returns what `wait_for_chaos_started` returns, plus `reverted_at`.
+    """
+    kube, engine = _existing_engine(engine_name, namespace, timeout_s, secrets)
+    if engine_finished(engine, (results_of(engine) or [("", "")])[0][0]):
+        return _follow_existing(kube, engine, timeout_s, "final")
+    return _follow_existing(kube, engine, timeout_s, "reverted")
 
 
 def stop_engine(
@@ -384,10 +414,22 @@ def delete_engine(
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
     seen = False  # the engine showed up since the last listing
-    for kind, _obj in engines.watch(engine_name, began + timeout_s):
-        if kind == "DELETED" or (kind == SYNCED and not seen):
+    stream = {
+        "engine": lambda stop: engines.watch(engine_name, began + timeout_s, stop)
+    }
+    for event in follow_many(stream, began + timeout_s, heartbeat_s=PROGRESS_EVERY_S):
+        if event.type == HEARTBEAT:
+            logger.info(
+                "waiting for ChaosEngine '%s' to be deleted: finalizer still there "
+                "(%.0fs of %gs)",
+                engine_name,
+                time.monotonic() - began,
+                timeout_s,
+            )
+            continue
+        if event.type == "DELETED" or (event.type == SYNCED and not seen):
             break
-        seen = kind != SYNCED
+        seen = event.type != SYNCED
     else:
         # One last look, with a few seconds of its own past the deadline.
         if get_object(kube.within(5), namespace, m.ENGINES, engine_name) is not None:
@@ -427,6 +469,7 @@ def _follow(kube: Kube, launch: Launch, wait: bool) -> list[dict]:
                 "namespace": launch.namespace,
                 "experiment": exp,
                 "result_name": result,
+                "engine_uid": engine["metadata"].get("uid", ""),
                 "phase": "Launched",
                 "verdict": "Awaited",
                 "started_at": launch.started_at,
@@ -463,6 +506,23 @@ def _existing_engine(
             f"ChaosEngine '{engine_name}' not found in namespace '{namespace}'"
         )
     return kube, engine
+
+
+def _refuse_finished(engine: dict) -> None:
+    """An engine already over when we start waiting is not this run's fault."""
+    summary = engine_summary(engine)
+    pairs = results_of(engine)
+    experiment = pairs[0][0] if pairs else ""
+    if engine_finished(engine, experiment) or summary["engine_state"] == "stop":
+        entry = next(iter(summary["experiments"]), {})
+        raise ActivityFailed(
+            f"fault NOT injected: ChaosEngine '{summary['engine_name']}' in "
+            f"'{summary['namespace']}' had already finished when this wait began "
+            f"(engine status {summary['engine_status'] or 'none'}, state "
+            f"{summary['engine_state'] or 'none'}, verdict "
+            f"{entry.get('verdict') or 'none'}): it is left from an earlier run; "
+            "delete it (delete_engine) and launch the fault again"
+        )
 
 
 def _follow_existing(kube: Kube, engine: dict, timeout_s: float, until: str) -> dict:

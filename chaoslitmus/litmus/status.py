@@ -9,6 +9,7 @@ JSON-friendly vocabulary.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 RESULT_FINAL_PHASES = {
@@ -27,6 +28,52 @@ ENTRY_FINAL_STATUSES = {
     "Execution Successful",
 }
 FINAL_VERDICTS = {"Pass", "Fail", "Failed", "Error", "Stopped"}
+CHAOS_STATUSES = {"targeted", "injected", "reverted"}
+LEGACY_ANNOTATION_PREFIX = "litmuschaos.io/"
+
+
+def injection_annotations(result: dict | None) -> list[dict]:
+    """The targets a run's helpers annotated on its ChaosResult.
+
+    litmus-go helpers write `<kind>/<target>=injected|reverted|targeted`;
+    1.x-era helpers wrote `litmuschaos.io/<pod>=<status>` (see
+    docs/litmus-behaviour.md, "When the fault is really on").
+    """
+    annotations = ((result or {}).get("metadata") or {}).get("annotations") or {}
+    targets = []
+    for key, value in sorted(annotations.items()):
+        status = str(value).strip().lower()
+        if status not in CHAOS_STATUSES or "/" not in key:
+            continue
+        prefix, name = key.split("/", 1)
+        if key.startswith(LEGACY_ANNOTATION_PREFIX):
+            kind = "pod"
+        elif "." in prefix:
+            continue  # some other tool's annotation
+        else:
+            kind = prefix
+        targets.append({"name": name, "kind": kind, "status": status})
+    return targets
+
+
+def writes_no_annotations(result: dict | None) -> bool:
+    """Litmus 1.x results (lowercase `experimentstatus`) carry no injection marks."""
+    status = (result or {}).get("status") or {}
+    return "experimentstatus" in status and "experimentStatus" not in status
+
+
+def history_targets(result: dict | None) -> list[dict]:
+    """`status.history.targets` (1.13.5+), where finished runs fold their marks."""
+    history = ((result or {}).get("status") or {}).get("history") or {}
+    return [
+        {
+            "name": t.get("name", ""),
+            "kind": t.get("kind", ""),
+            "status": t.get("chaosStatus", ""),
+        }
+        for t in history.get("targets") or []
+        if isinstance(t, dict)
+    ]
 
 
 def _experiment_status(result: dict) -> dict:
@@ -131,13 +178,48 @@ class RunTracker:
     engine: dict | None = None
     engine_deleted: bool = False
     notes: list[str] = field(default_factory=list)
+    # Injection evidence seen on this run's result (monotonic seconds).
+    running_at: float | None = None
+    injected_at: float | None = None
+    reverted_at: float | None = None
+    targets: dict[str, str] = field(default_factory=dict)
 
-    def observe_result(self, result: dict | None) -> None:
+    def observe_result(self, result: dict | None, now: float | None = None) -> None:
         if result is None:
             return
         if result_summary(result)["phase"] not in RESULT_FINAL_PHASES:
             self.seen_running = True
         self.result = result
+        if not self.result_is_ours():
+            return
+        now = time.monotonic() if now is None else now
+        if self.running_at is None:
+            self.running_at = now
+        for target in injection_annotations(result):
+            self.targets[target["name"]] = target["status"]
+        statuses = set(self.targets.values())
+        if self.injected_at is None and statuses & {"injected", "reverted"}:
+            self.injected_at = now
+        if self.injected_at is None or self.reverted_at is not None:
+            return
+        if statuses == {"reverted"} or self._folded_as_reverted(result):
+            self.reverted_at = now
+
+    def _folded_as_reverted(self, result: dict) -> bool:
+        """At the end of a run the marks move into the history (the final
+        write can reach us before the `reverted` mark did)."""
+        if result_summary(result)["phase"] not in RESULT_FINAL_PHASES:
+            return False
+        folded = {t["name"]: t["status"] for t in history_targets(result)}
+        return all(folded.get(n) == "reverted" for n in self.injected_targets())
+
+    def injected_targets(self) -> list[str]:
+        """Pods this run's helpers marked injected (or already reverted)."""
+        return sorted(n for n, s in self.targets.items() if s != "targeted")
+
+    def annotations_expected(self) -> bool:
+        """False for Litmus 1.x results, which never carry injection marks."""
+        return not (self.result_is_ours() and writes_no_annotations(self.result))
 
     def observe_engine(self, engine: dict | None, deleted: bool = False) -> None:
         if engine is not None:

@@ -12,17 +12,24 @@ a three-way merge that keeps what others changed since (see
 :mod:`chaoslitmus.mesh.merge`).
 """
 
-__all__ = ["remove_retry_policy", "restore_retry_policy", "set_retry_policy"]
+__all__ = [
+    "remove_retry_policy",
+    "restore_retry_policy",
+    "set_retry_policy",
+    "wait_for_retry_policy_applied",
+]
 
 import logging
 from collections.abc import Callable
 from typing import Any, Dict, List, Optional
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
 from chaoslitmus.k8s import Kube
 from chaoslitmus.mesh import cluster
 from chaoslitmus.mesh.advisories import object_warnings
+from chaoslitmus.mesh.budget import retry_budget_of
 from chaoslitmus.mesh.crd_fields import check_retry_field
 from chaoslitmus.mesh.merge import plan_restore, restore_message
 from chaoslitmus.mesh.policy import flag, make_policy
@@ -124,6 +131,7 @@ def set_retry_policy(
     route_name: str = None,
     api_version: str = "auto",
     virtual_router: str = None,
+    caller_timeout_ms: int = 0,
     discard_stale_snapshot: bool = False,
     kind: str = None,
     secrets: Secrets = None,
@@ -156,7 +164,9 @@ def set_retry_policy(
     restore it, or pass `discard_stale_snapshot=true` to drop it and start
     from the current routes (`"discarded-stale"`). Undo with
     restore_retry_policy (add it to the rollbacks). Returns, per route, the
-    policy before and after.
+    policy before and after. With `caller_timeout_ms` (how long the
+    callers wait), the output adds `budget`: which retries can still help
+    them (see `chaoslitmus.mesh.probes.retry_budget`).
     Other meshes (`kind` picks the object; see docs/mesh-behaviour.md):
     `mesh="gateway-api"`: an HTTPRoute's spec.rules[] (`name` is the
     HTTPRoute; events become retry.codes, per_retry_timeout_ms
@@ -181,6 +191,7 @@ def set_retry_policy(
         grpc_retry_events,
     )
     cluster.check_mesh_policy(mesh, policy, kind)
+    budget = _budget(caller_timeout_ms, max_retries, per_retry_timeout_ms)
     discard = flag(discard_stale_snapshot, "discard_stale_snapshot")
     kube, target = cluster.connect(
         secrets, name, namespace, mesh, api_version, virtual_router, kind=kind
@@ -201,7 +212,7 @@ def set_retry_policy(
     )
     logger.info(message)
     warnings = object_warnings(kube, adapter, target.namespace, after, report)
-    return _outcome(
+    outcome = _outcome(
         target,
         before,
         after,
@@ -212,6 +223,27 @@ def set_retry_policy(
         change,
         warnings,
     )
+    if budget is not None:
+        logger.info("retry budget: %s", budget["sentence"])
+        outcome["budget"] = budget
+    return outcome
+
+
+def _budget(
+    caller_timeout_ms: Any, max_retries: Any, per_retry_timeout_ms: Any
+) -> Optional[Dict[str, Any]]:
+    """The policy's retry budget for callers that wait `caller_timeout_ms`."""
+    if caller_timeout_ms in (None, 0):
+        return None
+    if max_retries is None or not per_retry_timeout_ms:
+        raise ActivityFailed(
+            "caller_timeout_ms needs max_retries and per_retry_timeout_ms to "
+            "compute the retry budget"
+        )
+    try:
+        return retry_budget_of(caller_timeout_ms, max_retries, per_retry_timeout_ms)
+    except ValueError as exc:
+        raise ActivityFailed(f"set_retry_policy: {exc}") from None
 
 
 def remove_retry_policy(
@@ -260,6 +292,83 @@ def remove_retry_policy(
     )
     outcome["note"] = adapter.default_note
     return outcome
+
+
+def wait_for_retry_policy_applied(
+    name: str,
+    namespace: str,
+    mesh: str = "appmesh",
+    max_retries: int = -1,
+    per_retry_timeout_ms: int = 0,
+    http_retry_events: List[str] = None,
+    tcp_retry_events: List[str] = None,
+    grpc_retry_events: List[str] = None,
+    route_name: str = None,
+    api_version: str = "auto",
+    virtual_router: str = None,
+    timeout_s: float = 60,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Wait until the mesh's control plane says the route is in the proxies.
+
+    The API accepts `set_retry_policy`'s patch at once; the callers' Envoy
+    gets it later (istiod up to 10 s, App Mesh through its own control
+    plane). Returns once the object's controller has observed its current
+    generation (`status.observedGeneration`, with `Reconciled` (Istio) or
+    `<Kind>Active` (App Mesh) True), with `propagation_s` and `evidence`.
+    Same addressing arguments as `set_retry_policy`; give the policy fields
+    to check first that the object carries that policy (leave them out after
+    `restore_retry_policy`). Fails with one line when no controller writes
+    any status (no signal) or at `timeout_s`.
+    See docs/mesh-behaviour.md ("When a route reaches Envoy").
+    """
+    from chaoslitmus.mesh.probes import retry_policy_matches
+    from chaoslitmus.mesh.propagation import wait_applied
+
+    cluster.check_target_args(
+        name, namespace, mesh, api_version, virtual_router, route_name
+    )
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
+        raise ActivityFailed(f"timeout_s must be a number, got {timeout_s!r}")
+    if timeout_s <= 0:
+        raise ActivityFailed(f"timeout_s must be > 0, got {timeout_s!r}")
+    expected = {
+        "max_retries": max_retries,
+        "per_retry_timeout_ms": per_retry_timeout_ms,
+        "http_retry_events": http_retry_events,
+        "tcp_retry_events": tcp_retry_events,
+        "grpc_retry_events": grpc_retry_events,
+    }
+    unset = {"max_retries": -1, "per_retry_timeout_ms": 0}
+    given = {k: v for k, v in expected.items() if v is not None and v != unset.get(k)}
+    where = dict(
+        name=name,
+        namespace=namespace,
+        mesh=mesh,
+        route_name=route_name,
+        api_version=api_version,
+        virtual_router=virtual_router,
+        secrets=secrets,
+    )
+    if given and not retry_policy_matches(**where, **given):
+        raise ActivityFailed(
+            f"{name or virtual_router} in {namespace!r} does not carry the expected "
+            f"retry policy ({', '.join(f'{k}={v}' for k, v in given.items())}): "
+            "run set_retry_policy first"
+        )
+    kube, target = cluster.connect(
+        secrets, name, namespace, mesh, api_version, virtual_router
+    )
+    outcome = wait_applied(
+        lambda: cluster.read(kube, target), target.label, mesh, timeout_s
+    )
+    logger.info(
+        "%s applied after %.1fs (%s)",
+        target.label,
+        outcome["propagation_s"],
+        outcome["evidence"],
+    )
+    return {"mesh": mesh, "object": target.label, **outcome}
 
 
 def restore_retry_policy(

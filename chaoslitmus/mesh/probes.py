@@ -2,15 +2,24 @@
 # chaoslib 1.44's discovery names only typing.List/Dict: keep them for `chaos discover`.
 """Read a service mesh's retry policy, in one vocabulary for every mesh."""
 
-__all__ = ["equivalent_policies", "get_retry_policy", "retry_policy_matches"]
+__all__ = [
+    "equivalent_policies",
+    "get_retry_policy",
+    "retry_policy_matches",
+    "retry_budget",
+    "retry_stats",
+    "retry_stats_during",
+]
 
 import logging
 from typing import Any, Dict, List, Optional
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Secrets
 
 from chaoslitmus.mesh import cluster
 from chaoslitmus.mesh.advisories import object_warnings
+from chaoslitmus.mesh.budget import retry_budget_of
 from chaoslitmus.mesh.equivalence import compare
 from chaoslitmus.mesh.policy import (
     GRPC_RETRY_EVENTS,
@@ -215,3 +224,197 @@ def equivalent_policies(
     mesh_a, policy_a = _mesh_policy(a, "a")
     mesh_b, policy_b = _mesh_policy(b, "b")
     return compare(mesh_a, policy_a, mesh_b, policy_b)
+
+
+def retry_budget(
+    caller_timeout_ms: float,
+    max_retries: int,
+    per_retry_timeout_ms: float,
+    backoff_ms: float = 25,
+) -> Dict[str, Any]:
+    """Before any traffic: which retries of a policy can still help a caller
+    that gives up after `caller_timeout_ms`.
+
+    Pure arithmetic, no cluster. Returns `worst_case_ms` (every try timing
+    out), `useful_retries` (retries that start before the caller gives up),
+    `retry_windows` (when each starts and how fast it must answer), `fits`
+    (the worst case is inside the caller's timeout) and one `sentence`.
+    `backoff_ms` is the pause between tries (Envoy's base interval: 25 ms).
+    """
+    try:
+        return retry_budget_of(
+            caller_timeout_ms, max_retries, per_retry_timeout_ms, backoff_ms
+        )
+    except ValueError as exc:
+        raise ActivityFailed(f"retry_budget: {exc}") from None
+
+
+MESHES = ("appmesh", "istio")
+
+
+def retry_stats(
+    namespace: str,
+    caller_label: str,
+    upstream: str,
+    mesh: str = "appmesh",
+    port: int = 0,
+    path: str = None,
+    prometheus_url: str = None,
+    timeout_s: float = 30,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """Envoy's retry counters for `upstream`, summed over the caller pods.
+
+    Reads each pod selected by `caller_label` in `namespace` through the API
+    server's pods/proxy subresource (needs RBAC `get pods/proxy`): its
+    sidecar's Prometheus stats (Istio: port 15090, App Mesh: 9901, path
+    `stats/prometheus`; a non-zero `port` and `path` override). With
+    `prometheus_url`, reads the same counters from that Prometheus server
+    instead. Counters of every upstream cluster whose name contains
+    `upstream` (e.g. "ratings") are summed: upstream_rq_total,
+    upstream_rq_retry, upstream_rq_retry_success,
+    upstream_rq_retry_limit_exceeded, upstream_rq_retry_overflow,
+    upstream_rq_per_try_timeout, upstream_rq_timeout, upstream_rq_5xx; plus
+    `pods`, `clusters` and `source`.
+    """
+    from chaoslitmus.mesh import envoy_stats as es
+
+    if mesh not in MESHES:
+        raise ActivityFailed(f"unknown mesh {mesh!r}: use one of {', '.join(MESHES)}")
+    if not isinstance(upstream, str) or not upstream.strip():
+        raise ActivityFailed("upstream must name (part of) the upstream cluster")
+    default_port, default_path = es.DEFAULT_STATS[mesh]
+    port = default_port if port in (None, 0) else port
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ActivityFailed(f"port must be 1-65535, got {port!r}")
+    path = (default_path if path is None else str(path)).lstrip("/")
+    kube = _kube(secrets, timeout_s)
+    pods = _caller_pods(kube, namespace, caller_label)
+    if prometheus_url:
+        totals = es.prometheus_query(
+            prometheus_url, namespace, pods, upstream, timeout_s
+        )
+        return {**totals, "pods": pods, "clusters": [], "source": prometheus_url}
+    per_pod = {
+        pod: es.cluster_counters(_pod_stats(kube, namespace, pod, port, path, mesh))
+        for pod in pods
+    }
+    totals, matched = es.sum_matching(per_pod, upstream)
+    if not matched:
+        seen = sorted({c for clusters in per_pod.values() for c in clusters})
+        raise ActivityFailed(
+            f"no upstream cluster matching {upstream!r} in the Envoy stats of "
+            f"{', '.join(pods)}; clusters seen: {', '.join(seen) or 'none'}"
+        )
+    return {
+        **totals,
+        "pods": pods,
+        "clusters": matched,
+        "source": f"pods/proxy :{port}/{path}",
+    }
+
+
+def retry_stats_during(
+    duration_s: float,
+    namespace: str,
+    caller_label: str,
+    upstream: str,
+    mesh: str = "appmesh",
+    port: int = 0,
+    path: str = None,
+    prometheus_url: str = None,
+    secrets: Secrets = None,
+) -> Dict[str, Any]:
+    """What the retry counters did over a window (run it in the background
+    next to the traffic): the deltas of `retry_stats` over `duration_s`,
+    plus `requests`, `attempts_per_request` (retry amplification: tries per
+    request) and `rescued` (retries that got an answer not retried again).
+    """
+    import time
+
+    if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)):
+        raise ActivityFailed(f"duration_s must be a number, got {duration_s!r}")
+    if duration_s <= 0:
+        raise ActivityFailed(f"duration_s must be > 0, got {duration_s!r}")
+    from chaoslitmus.mesh import envoy_stats as es
+
+    args = dict(
+        namespace=namespace,
+        caller_label=caller_label,
+        upstream=upstream,
+        mesh=mesh,
+        port=port,
+        path=path,
+        prometheus_url=prometheus_url,
+        secrets=secrets,
+    )
+    before = retry_stats(**args)
+    began = time.monotonic()
+    time.sleep(duration_s)
+    after = retry_stats(**args)
+    window = es.deltas(before, after)
+    return {
+        **window,
+        **es.attempts_and_rescued(window),
+        "window_s": round(time.monotonic() - began, 3),
+        "pods": after["pods"],
+        "clusters": after["clusters"],
+        "source": after["source"],
+    }
+
+
+def _kube(secrets: Secrets, timeout_s: float):
+    from chaoslitmus.k8s import Kube
+
+    return Kube(secrets).within(timeout_s)
+
+
+def _caller_pods(kube, namespace: str, caller_label: str) -> List[str]:
+    found = kube.resource("", "v1", "pods", namespace).list(label_selector=caller_label)
+    pods = sorted(
+        p["metadata"]["name"]
+        for p in found.get("items") or []
+        if (p.get("status") or {}).get("phase") == "Running"
+    )
+    if not pods:
+        raise ActivityFailed(
+            f"no running caller pods match {caller_label!r} in namespace "
+            f"{namespace!r}: check caller_label (the pods that call the upstream)"
+        )
+    return pods
+
+
+def _pod_stats(kube, namespace: str, pod: str, port: int, path: str, mesh: str) -> str:
+    from chaoslitmus.k8s import KubeError
+
+    try:
+        return kube.send(
+            kube.typed("CoreV1Api").connect_get_namespaced_pod_proxy_with_path,
+            f"{pod}:{port}",
+            namespace,
+            path,
+            verb="get",
+            group="",
+            plural="pods/proxy",
+            namespace=namespace,
+            name=pod,
+            raw=True,
+        )
+    except KubeError as exc:
+        if exc.status == 403:
+            raise ActivityFailed(
+                f"reading {pod}'s Envoy stats through pods/proxy was refused "
+                f"(RBAC: get pods/proxy in {namespace!r}); grant it, or pass "
+                "prometheus_url= to read the same counters from Prometheus"
+            ) from None
+        if exc.status in (502, 503):
+            raise ActivityFailed(
+                f"nothing answers on {pod}:{port} through pods/proxy (the "
+                f"{mesh} sidecar serves its stats on {port}? pass port= and path=)"
+            ) from None
+        if exc.status == 404:
+            raise ActivityFailed(
+                f"{pod}:{port}/{path} through pods/proxy: not found (HTTP 404); "
+                "check path="
+            ) from None
+        raise

@@ -145,7 +145,14 @@ def merge_faults(
         key = (as_str(outcome.get("namespace")), engine or activity_name)
         entry = merged.setdefault(
             key,
-            {"activities": [], "starts": [], "ends": [], "durations": [], "pods": []},
+            {
+                "activities": [],
+                "starts": [],
+                "ends": [],
+                "durations": [],
+                "pods": [],
+                "faulted": [],
+            },
         )
         entry["activities"].append(activity_name)
         activity = as_dict(record.get("activity"))
@@ -173,6 +180,10 @@ def merge_faults(
         entry["ends"].append(parse_time(outcome.get("ended_at")))
         entry["durations"].append(as_float(outcome.get("duration_s")))
         entry["pods"].extend(as_str(p) for p in as_list(outcome.get("target_pods")))
+        entry["faulted"].extend(as_str(p) for p in as_list(outcome.get("targets")))
+        for mark in ("injected_at", "reverted_at"):
+            if as_str(outcome.get(mark)):
+                entry[mark] = as_str(outcome.get(mark))
     faults = []
     for entry in merged.values():
         starts = [t for t in entry["starts"] if t is not None]
@@ -199,6 +210,9 @@ def merge_faults(
                 target_pods=tuple(dict.fromkeys(p for p in entry["pods"] if p)),
                 activities=tuple(entry["activities"]),
                 error=entry.get("error", ""),
+                faulted_pods=tuple(dict.fromkeys(p for p in entry["faulted"] if p)),
+                injected_at=entry.get("injected_at", ""),
+                reverted_at=entry.get("reverted_at", ""),
             )
         )
     return tuple(faults)

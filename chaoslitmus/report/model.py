@@ -15,6 +15,7 @@ from typing import Any
 from chaoslitmus._redact import redact_tree
 from chaoslitmus.report._activity import activity_func
 from chaoslitmus.report._config import Placeholders
+from chaoslitmus.report._evidence import retry_evidence
 from chaoslitmus.report._litmus import (
     LITMUS_FUNCS,
     is_litmus_outcome,
@@ -39,6 +40,7 @@ from chaoslitmus.report._text import (
 from chaoslitmus.report._traffic import traffic_of
 from chaoslitmus.report.types import (
     Fault,
+    FaultEvidence,
     Hypothesis,
     MeshChange,
     ProbeResult,
@@ -160,6 +162,26 @@ def build_run(journal: Any, file: str = "") -> Run:
         mesh=tuple(mesh),
         traffic=tuple(sorted(traffic, key=lambda t: _PHASE_ORDER.get(t.phase, 9))),
         notes=_notes(doc, experiment, before, after, placeholders),
+        evidence=_evidence(doc),
+        retry_evidence=retry_evidence(r for p, r in records if p == "method"),
+    )
+
+
+def _evidence(doc: Mapping[str, Any]) -> FaultEvidence | None:
+    """The `fault_evidence` record the no-fault-no-pass control writes."""
+    record = as_dict(doc.get("fault_evidence"))
+    if not record:
+        return None
+    lags = [
+        as_float(e.get("inject_lag_s"))
+        for e in as_list(record.get("evidence"))
+        if isinstance(e, dict)
+    ]
+    return FaultEvidence(
+        injected=record.get("injected") is True,
+        reason=as_str(record.get("reason")),
+        targets=tuple(as_str(t) for t in as_list(record.get("targets")) if as_str(t)),
+        inject_lag_s=next((lag for lag in lags if lag is not None), None),
     )
 
 
@@ -291,6 +313,25 @@ def _notes(
         )
     if status == "interrupted":
         notes.append("The run was interrupted before it ended.")
+    reason = as_str(as_dict(doc.get("fault_evidence")).get("reason"))
+    if reason:
+        notes.append(f"No fault, no pass: {reason}.")
+    if experiment.get("dry"):
+        notes.append(
+            f"Dry run ({as_str(experiment.get('dry'))}): activities of that kind "
+            "were not executed; nothing here measures a real fault."
+        )
+    verdicts = {
+        as_str(as_dict(r.get("output")).get("verdict"))
+        for r in as_list(doc.get("rollbacks")) + as_list(doc.get("run"))
+        if isinstance(r, dict)
+    }
+    if doc.get("deviated") is True and "Pass" in verdicts:
+        notes.append(
+            "Litmus says Pass and the hypothesis deviated: not a contradiction. "
+            "Pass means the fault ran as asked; the deviation means callers "
+            "were hurt by it."
+        )
     guard = as_dict(doc.get("slo_guard"))
     if guard.get("status") in ("breached", "unreachable", "misconfigured"):
         notes.append(as_str(guard.get("message"), "The SLO guard stopped the run."))

@@ -135,6 +135,45 @@ def _fault(run: Run) -> Cell:
     return Cell("; ".join(parts))
 
 
+def injection(run: Run) -> Cell:
+    """Was this run's fault really on? Red when it was not."""
+    evidence = run.evidence
+    if evidence is None:
+        return Cell("no evidence recorded", "warn")
+    if not evidence.injected:
+        return Cell(evidence.reason or "fault NOT injected", "bad")
+    text = "injected on " + (", ".join(evidence.targets) or "its targets")
+    if evidence.inject_lag_s is not None:
+        text += f" ({evidence.inject_lag_s:.1f} s after Running)"
+    return Cell(text, "good")
+
+
+def _propagation(run: Run) -> Cell:
+    figures = run.retry_evidence
+    if figures is None or figures.propagation_s is None:
+        return Cell("–")
+    return Cell(f"{figures.propagation_s:.1f} s")
+
+
+def _retries(run: Run) -> Cell:
+    figures = run.retry_evidence
+    if figures is None or figures.retries is None:
+        return Cell("–")
+    per = (
+        f"{figures.attempts_per_request:.2f} attempts/request"
+        if figures.attempts_per_request is not None
+        else "no requests"
+    )
+    return Cell(f"{figures.retries} retries, {figures.rescued} rescued, {per}")
+
+
+def _budget(run: Run) -> Cell:
+    figures = run.retry_evidence
+    if figures is None or not figures.budget:
+        return Cell("–")
+    return Cell(figures.budget)
+
+
 def _verdict(run: Run) -> Cell:
     if not run.faults:
         return Cell("–")
@@ -235,9 +274,13 @@ def comparison(runs: Sequence[Run]) -> list[Row]:
         row("Steady state before", [hypothesis_text(r.before) for r in runs]),
         row("Steady state after", [hypothesis_text(r.after) for r in runs]),
         row("Fault", [_fault(r) for r in runs]),
+        row("Fault injected", [injection(r) for r in runs]),
         row("Litmus verdict", [_verdict(r) for r in runs]),
         row("Retry policy", [_policy(r) for r in runs]),
         row("Policy restored", [_restored(r) for r in runs]),
+        row("Policy propagation", [_propagation(r) for r in runs]),
+        row("Retries (Envoy)", [_retries(r) for r in runs]),
+        row("Retry budget", [_budget(r) for r in runs]),
         row("Requests in fault window", [t[0] for t in traffic]),
         row("Error rate (failed)", [t[1] for t in traffic]),
         row("Latency p50", [t[2] for t in traffic]),

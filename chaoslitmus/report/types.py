@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Fault",
+    "FaultEvidence",
     "Hypothesis",
+    "RetryEvidence",
     "MeshChange",
     "ProbeResult",
     "RouteChange",
@@ -76,6 +78,27 @@ class Hypothesis:
 
 
 @dataclass(frozen=True)
+class FaultEvidence:
+    """What the fault-evidence control recorded: was this run's fault on?"""
+
+    injected: bool
+    reason: str
+    targets: tuple[str, ...]
+    inject_lag_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RetryEvidence:
+    """Policy propagation, Envoy's retry counters and the retry budget."""
+
+    propagation_s: float | None
+    retries: int | None
+    rescued: int | None
+    attempts_per_request: float | None
+    budget: str
+
+
+@dataclass(frozen=True)
 class Fault:
     """A Litmus run, merged from every activity that reported on its engine."""
 
@@ -93,6 +116,9 @@ class Fault:
     target_pods: tuple[str, ...]
     activities: tuple[str, ...]
     error: str = ""
+    faulted_pods: tuple[str, ...] = ()  # marked injected by Litmus' helper
+    injected_at: str = ""
+    reverted_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -159,6 +185,8 @@ class Run:
     mesh: tuple[MeshChange, ...]
     traffic: tuple[Traffic, ...]
     notes: tuple[str, ...] = field(default=())
+    evidence: FaultEvidence | None = None
+    retry_evidence: RetryEvidence | None = None
 
     @property
     def fault_traffic(self) -> tuple[Traffic, ...]:

@@ -123,6 +123,12 @@ def test_without_retries_the_hypothesis_deviates(appmesh_lab, tmp_path):
     assert all(r["status"] == "succeeded" for r in journal["rollbacks"])
     assert engines(appmesh_lab) == []
     assert snapshot(appmesh_lab, MESH_OBJECTS["v1beta2"]) == before
+    # No per-try timeout without the policy: nothing slow was retried.
+    stats = outputs(journal, "retry-stats-during-fault")["output"]
+    assert stats["upstream_rq_per_try_timeout"] == 0, stats
+    assert stats["rescued"] == 0
+    assert journal["fault_evidence"]["injected"] is True
+    assert journal["fault_evidence"]["targets"]
 
 
 def test_with_retries_the_hypothesis_holds(appmesh_lab, tmp_path):
@@ -138,6 +144,14 @@ def test_with_retries_the_hypothesis_holds(appmesh_lab, tmp_path):
     assert during["latency_ms"]["max"] < 2500
     # Retried calls are visibly slower: the slow try is cut at 2 s.
     assert during["latency_ms"]["max"] >= 1900
+    applied_wait = outputs(journal, "wait-until-retry-policy-applied")["output"]
+    assert applied_wait["propagation_s"] > 0
+    budget = applied["budget"]
+    assert "only the first retry can help" in budget["sentence"]
+    stats = outputs(journal, "retry-stats-during-fault")["output"]
+    assert stats["upstream_rq_retry"] > 0, stats
+    assert stats["rescued"] >= stats["upstream_rq_retry"] - 2
+    assert journal["fault_evidence"]["injected"] is True
     assert all(r["status"] == "succeeded" for r in journal["rollbacks"])
     assert engines(appmesh_lab) == []
     assert snapshot(appmesh_lab, MESH_OBJECTS["v1beta2"]) == before

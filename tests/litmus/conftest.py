@@ -47,7 +47,9 @@ class LitmusRig:
 
 
 def start_lab(tmp_path, options: LabOptions | None = None) -> LitmusRig:
-    options = options or LabOptions(litmus_startup_s=STARTUP_S)
+    options = options or LabOptions(
+        litmus_startup_s=STARTUP_S, litmus_inject_delay_s=0.2
+    )
     sink = RecordingFaultSink()
     plane = ControlPlane(options, fault_sink=sink, operator_seed=7).start()
     path = plane.write_kubeconfig(tmp_path / "kubeconfig")

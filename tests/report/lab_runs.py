@@ -51,7 +51,7 @@ def write_journal(folder: Path, name: str, journal: dict[str, Any]) -> Path:
 def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
     """Both story experiments and the broken one, on a fresh lab."""
 
-    options = LabOptions(litmus_startup_s=0.2)
+    options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0.2)
     control = ControlPlane(options, fault_sink=story, operator_seed=7).start()
     server = control.server
     patch = pytest.MonkeyPatch()

@@ -80,7 +80,7 @@ class ResilienceRig:
 def start_lab(
     token: str | None = None, authorizer: Authorizer | None = None
 ) -> ResilienceRig:
-    options = LabOptions(litmus_startup_s=STARTUP_S)
+    options = LabOptions(litmus_startup_s=STARTUP_S, litmus_inject_delay_s=0.2)
     plane = ControlPlane(
         options, operator_seed=7, token=token, authorizer=authorizer
     ).start()

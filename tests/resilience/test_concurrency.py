@@ -156,7 +156,11 @@ def test_two_chaos_runs_in_one_namespace_each_get_their_own_verdict(
                 lambda: all(running_result(server, ns, e) for e in runs),
                 "both runs' ChaosResults Running at once",
             )
-            assert len(lab.dataplane.faults.active()) == 2
+            # Running comes before the injection (Litmus' helper start-up).
+            poll(
+                lambda: len(lab.dataplane.faults.active()) == 2,
+                "both faults injected at once",
+            )
             # ...then a person stops run-b's engine; run-a must not notice.
             stopped = actions.stop_engine("run-b", ns)
             assert stopped["stopped"] is True
@@ -201,7 +205,7 @@ def control_plane(
     """API server + Litmus operator, the world in two namespaces (different
     seeds, so pod names differ and a cross-namespace mix-up is visible)."""
     sink = RecordingFaultSink()
-    options = LabOptions(litmus_startup_s=0.2)
+    options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0.2)
     with ControlPlane(options, fault_sink=sink, operator_seed=23) as control:
         control.seed(LabOptions(namespace=EAST, seed=1))
         path = tmp_path_factory.mktemp("control-plane") / "kubeconfig"

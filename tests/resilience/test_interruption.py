@@ -61,6 +61,7 @@ ROLLBACKS = [
     "record-litmus-verdict",
     "delete-chaos-engine",
     "restore-mesh-retry-policy",
+    "wait-until-original-policy-applied",
     "no-fault-left",
     "reviews-recovered",
 ]

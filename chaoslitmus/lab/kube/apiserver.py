@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import podproxy
 from .bodies import MAX_BODY_BYTES, decode_body, too_large
 from .defaults import RETURNS_DELETED_OBJECT
 from .errors import ApiError, bad_request, unknown_resource
@@ -159,6 +160,16 @@ async def _route(request: web.Request) -> web.StreamResponse:
         if not store.registry.types_in(parts[1], parts[2]):
             raise unknown_resource()
         return _json(_resource_list(store, parts[1], parts[2]))
+    if (
+        len(parts) >= 7
+        and parts[2] == "namespaces"
+        and parts[4:7:2]
+        == [
+            "pods",
+            "proxy",
+        ]
+    ):
+        return _pod_proxy(request, store, parts[3], parts[5], "/".join(parts[7:]))
     if parts[:2] == ["api", "v1"]:
         target = _parse_target(store, "", "v1", parts[2:])
     elif parts and parts[0] == "apis" and len(parts) > 3:
@@ -175,6 +186,28 @@ def _lab_action(request: web.Request, name: str) -> web.Response:
     if request.method != "POST":
         raise _method_not_allowed()
     return _json(action())
+
+
+def _pod_proxy(
+    request: web.Request, store: Store, namespace: str, pod_port: str, path: str
+) -> web.Response:
+    """GET pods/{name}:{port}/proxy/{path}: what the pod's port answers."""
+    if request.method != "GET":
+        raise _method_not_allowed()
+    name, _, port_text = pod_port.partition(":")
+    store.get("v1/pods", namespace, name)  # 404 when there is no such pod
+    port = int(port_text) if port_text.isdigit() else 0
+    handler = podproxy.handler_for(store)
+    answer = handler(namespace, name, port, path) if handler else None
+    if answer is None:
+        raise ApiError(
+            503,
+            "ServiceUnavailable",
+            f"error trying to reach service: dial tcp 127.0.0.1:{port}: connect: "
+            "connection refused",
+        )
+    status, content_type, body = answer
+    return web.Response(status=status, text=body, content_type=content_type)
 
 
 def _openapi(store: Store, rest: list[str]) -> web.Response:

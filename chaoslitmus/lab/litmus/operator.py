@@ -29,7 +29,16 @@ Choices where the lab cannot or does not copy Litmus exactly:
   the 3.x CRDs it does what chaos-operator 1.7+/3.x does: `engineState: stop`
   and a `ChaosResourcesOperationFailed` event, after which the engine is
   `stopped`.
+* A missing first ChaosExperiment (3.x shapes) leaves the engine
+  `initialized` with no runner and a `ChaosResourcesOperationFailed` Warning
+  event, as chaos-operator does since 3.0.0-beta8; the lab re-checks on the
+  engine's next change instead of retrying on a timer. A missing later
+  experiment still gives the runner's `ChaosExperiment Not Found` entry.
 * Target selection happens before RAMP_TIME, as in litmus-go 3.28.
+* After RAMP_TIME the helper pod "starts" for `inject_delay_s` before the
+  fault is on; then, like litmus-go's helper, the result gets the annotation
+  `pod/<target>=injected` (and `reverted` at the end) and the engine a
+  `ChaosInject` event (docs/litmus-behaviour.md).
 * Stop with Litmus 1.x shapes leaves the ChaosResult as the experiment last
   wrote it (Running/Awaited): the 1.2.0 ansible experiment had no abort handler.
 * pod-delete waits the full CHAOS_INTERVAL after each round, as litmus-go does
@@ -110,6 +119,8 @@ class LitmusOperator:
         pod_ready_delay_s: how long a pod re-created after pod-delete takes to
             become Ready.
         min_chaos_interval_s: lower bound for pod-delete's CHAOS_INTERVAL.
+        inject_delay_s: from the result's Running to the fault being on (the
+            helper pod's scheduling, image pull and start on a cluster).
     """
 
     def __init__(
@@ -124,6 +135,7 @@ class LitmusOperator:
         status_interval_s: float = 2.0,
         pod_ready_delay_s: float = 1.0,
         min_chaos_interval_s: float = 0.1,
+        inject_delay_s: float = 0.0,
     ) -> None:
         if litmus_version not in (None, "3.x", "1.x"):
             raise ValueError(
@@ -143,6 +155,7 @@ class LitmusOperator:
         self.status_interval_s = status_interval_s
         self.pod_ready_delay_s = pod_ready_delay_s
         self.min_chaos_interval_s = min_chaos_interval_s
+        self.inject_delay_s = max(0.0, inject_delay_s)
         self.client = StoreClient(store, self._now)
         self.targets = TargetFinder(self.client, self.rng)
         self.record = RunRecorder(self.client, self._now)
@@ -315,6 +328,8 @@ class LitmusOperator:
                 "Warning",
             )
             return
+        if shape == "3.x" and self._first_experiment_missing(engine, label):
+            return
         run = Run(uid=uid, namespace=namespace, name=name, shape=shape)
         service_account = spec.get("chaosServiceAccount") or ""
         if not self.client.exists(SERVICE_ACCOUNTS, namespace, service_account):
@@ -337,6 +352,30 @@ class LitmusOperator:
             log.info("%s: runner pod %s-runner started", label, name)
         self._runs[uid] = run
         run.task = asyncio.get_running_loop().create_task(self._execute(run))
+
+    def _first_experiment_missing(self, engine: dict[str, Any], label: str) -> bool:
+        """chaos-operator >= 3.0.0-beta8 reads the first ChaosExperiment before
+        it creates the runner: when it is missing the engine stays initialized
+        with no runner and a Warning event, retried forever."""
+        meta = engine["metadata"]
+        first = str((engine["spec"]["experiments"][0] or {}).get("name") or "")
+        if self.client.exists(EXPERIMENTS, meta["namespace"], first):
+            return False
+        if meta["uid"] not in self._stalled:
+            self._stalled.add(meta["uid"])
+            log.warning(
+                "%s: ChaosExperiment %s not found; the engine stays initialized",
+                label,
+                first,
+            )
+        self.client.event(
+            engine,
+            "ChaosResourcesOperationFailed",
+            "(chaos start) Unable to get chaos resources: "
+            f'chaosexperiments.litmuschaos.io "{first}" not found',
+            "Warning",
+        )
+        return True
 
     def _abort(self, engine: dict[str, Any] | None, run: Run | None) -> None:
         """reconcileForDelete: end the fault, delete chaos pods, mark stopped.
@@ -558,6 +597,7 @@ class LitmusOperator:
         targets = self.targets.select(run.shape, spec, env)
         steplog.targets_chosen(self.store, run.namespace, job_name, targets)
         await self._wait(run, rules.env_int(env, "RAMP_TIME"))
+        await self._wait(run, self.inject_delay_s)  # the helper pod starts
         latency = rules.env_int(env, "NETWORK_LATENCY")
         jitter = rules.env_int(env, "JITTER")
         duration = rules.env_int(env, "TOTAL_CHAOS_DURATION")
@@ -578,6 +618,15 @@ class LitmusOperator:
         )
         self.record.update_result_targets(run, targets, "pod", "injected")
         steplog.injected(self.store, run.namespace, job_name, kind, targets, duration)
+        self.record.annotate_targets(run, list(targets), "pod", "injected")
+        run.injected = list(targets)
+        self.client.event(
+            engine,
+            "ChaosInject",
+            f"Injecting {_fault_kind(experiment)} chaos on target pod(s) "
+            f"{','.join(targets)}",
+            component="experiment",
+        )
         log.info(
             "%s: pod-network-latency injected %d±%d ms on %s/%s for %ds",
             run.label,
@@ -640,6 +689,9 @@ class LitmusOperator:
             return
         fault_id, run.fault_id = run.fault_id, None
         self._sink("stop", fault_id)
+        if run.injected:
+            self.record.annotate_targets(run, run.injected, "pod", "reverted")
+            run.injected = []
         if run.result_name is not None:
             self.record.update_result(
                 run,

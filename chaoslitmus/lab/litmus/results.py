@@ -16,6 +16,7 @@ from typing import Any
 
 from chaoslitmus.lab.kube.store_client import StoreClient
 from chaoslitmus.lab.litmus import rules
+from chaoslitmus.lab.litmus.annotations import annotate_targets, fold_annotations
 from chaoslitmus.lab.litmus.rules import ENGINES, RESULTS, Shape
 
 __all__ = ["Run", "RunRecorder"]
@@ -34,6 +35,7 @@ class Run:
     aborted: bool = False
     entry_index: int = -1
     fault_id: str | None = None
+    injected: list[str] = field(default_factory=list)  # annotated pods
     result_name: str | None = None  # written as Running, no verdict yet
     verdicts: list[str] = field(default_factory=list)
 
@@ -98,12 +100,14 @@ class RunRecorder:
             self.client.store.create(RESULTS, run.namespace, created)
         else:
             body: dict[str, Any] = copy.deepcopy(existing)
+            if run.shape == "3.x":
+                fold_annotations(body)  # an earlier run's helper annotations
             body["metadata"]["labels"] = {
                 **(body["metadata"].get("labels") or {}),
                 **labels,
             }
             body["spec"] = {**(body.get("spec") or {}), **spec}
-            body["status"] = rules.result_running(existing.get("status"), run.shape)
+            body["status"] = rules.result_running(body.get("status"), run.shape)
             self.client.store.replace(RESULTS, run.namespace, name, body)
         run.result_name = name
         self._event_on_result(
@@ -120,6 +124,8 @@ class RunRecorder:
         final: dict[str, Any] = {}
 
         def mutate(obj: dict[str, Any]) -> None:
+            if run.shape == "3.x":
+                fold_annotations(obj)
             status = obj.get("status") or {}
             if run.shape == "3.x":
                 status["history"] = rules.revert_targets(status.get("history"))
@@ -157,6 +163,19 @@ class RunRecorder:
             lambda s: s.update(
                 history=rules.merge_targets(s.get("history"), names, kind, status)
             ),
+        )
+
+    def annotate_targets(
+        self, run: Run, names: list[str], kind: str, status: str
+    ) -> None:
+        """The helper's `kubectl annotate chaosresult` (3.x helpers only)."""
+        if run.result_name is None or run.shape == "1.x":
+            return
+        self.client.update(
+            RESULTS,
+            run.namespace,
+            run.result_name,
+            lambda obj: annotate_targets(obj, names, kind, status),
         )
 
     def add_entry(self, run: Run, name: str, status: str, verdict: str) -> None:

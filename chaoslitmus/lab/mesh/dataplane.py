@@ -29,8 +29,10 @@ from aiohttp import web
 
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_app
+from chaoslitmus.lab.kube import podproxy
 from chaoslitmus.lab.mesh.accesslog import access_logging
 from chaoslitmus.lab.mesh.envoy import RouteTable
+from chaoslitmus.lab.mesh.envoy_stats import STATS_PATH, STATS_PORTS, render_prometheus
 from chaoslitmus.lab.mesh.netem import destinations
 from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
 from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
@@ -237,7 +239,20 @@ class DataPlane:
 
     async def controller(self, store: Store) -> None:
         """Keep the data plane in line with the Store (run on the API loop)."""
+        podproxy.register(store, self.pod_proxy)
         await MeshSync(self.options, store, self.send, self.reviews_port).run()
+
+    def pod_proxy(
+        self, namespace: str, pod: str, port: int, path: str
+    ) -> tuple[int, str, str] | None:
+        """The reviews pod's sidecar stats port, reached through pods/proxy."""
+        if namespace != self.options.namespace or pod != self._reviews_pod:
+            return None
+        if port != STATS_PORTS[self.options.mesh]:
+            return None
+        if path.strip("/") != STATS_PATH:
+            return 404, "text/plain", f"no such path /{path} on the stats port\n"
+        return 200, "text/plain", render_prometheus(self.proxy.upstream.snapshot())
 
     def send(self, item: Push | str) -> None:
         """Hand a push (or the name of a pod to close) to the data plane

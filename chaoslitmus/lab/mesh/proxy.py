@@ -40,6 +40,7 @@ from chaoslitmus.lab.mesh.envoy import (
     final_reply,
     should_retry,
 )
+from chaoslitmus.lab.mesh.envoy_stats import UpstreamStats
 from chaoslitmus.lab.mesh.netem import PEER_HEADER
 from chaoslitmus.lab.mesh.upstreams import Upstreams
 
@@ -81,12 +82,16 @@ class MeshProxy:
         self.hosts: dict[str, Host] = {}
         self.stats: Counter[str] = Counter()
         self.upstreams = upstreams or Upstreams(random.Random(rng.getrandbits(64)))
+        self.upstream = UpstreamStats()  # Envoy's names, per upstream cluster
         self._session: aiohttp.ClientSession | None = None
 
     def configure(self, table: RouteTable, hosts: Mapping[str, Host]) -> None:
         """New routes and endpoints (like an xDS push); in-flight tries continue."""
         self.table = table
         self.hosts = dict(hosts)
+        for route in table.routes:  # Envoy lists a configured cluster at zero
+            for cluster in route.clusters:
+                self.upstream.clusters.setdefault(cluster.name, Counter())
 
     def drop_host(self, pod: str) -> None:
         """Forget a host at once (its server is closing)."""
@@ -128,6 +133,7 @@ class MeshProxy:
                 answer = await asyncio.wait_for(attempts, route.timeout_ms / 1000.0)
         except asyncio.TimeoutError:
             self.stats["route_timeouts"] += 1
+            self.upstream.inc(cluster.name, "upstream_rq_timeout")
             answer = _Answer(504, b"upstream request timeout", "text/plain")
         return _reply(answer.status, answer.body, answer.content_type, tried, started)
 
@@ -160,16 +166,34 @@ class MeshProxy:
             tried_hosts.append(host)
             last = policy.last_try_unbounded and retries >= policy.num_retries
             per_try = None if last else policy.per_try_timeout_ms
-            outcome, answer = await self._try(host, pods, request, body, per_try, tried)
-            if retries < policy.num_retries and should_retry(outcome, policy):
+            outcome, answer = await self._try(
+                host, pods, request, body, per_try, tried, cluster
+            )
+            self._count_try(cluster.name, outcome)
+            retriable = should_retry(outcome, policy)
+            if retries < policy.num_retries and retriable:
                 retries += 1
                 self.stats["retries"] += 1
+                self.upstream.inc(cluster.name, "upstream_rq_retry")
                 await asyncio.sleep(backoff_ms(retries, policy, self.rng) / 1000.0)
                 continue
+            if retriable and policy.num_retries > 0:
+                self.upstream.inc(cluster.name, "upstream_rq_retry_limit_exceeded")
+            elif retries > 0 and not retriable:
+                self.upstream.inc(cluster.name, "upstream_rq_retry_success")
             if answer is not None:
                 return answer
             status, text = final_reply(outcome)
             return _Answer(status, text.encode(), "text/plain")
+
+    def _count_try(self, cluster: str, outcome: Outcome) -> None:
+        """Envoy's per-try outcome counters: a per-try timeout is charged as a
+        504. (`upstream_rq_total` counts when the try is sent, in `_send`.)"""
+        if outcome.kind is OutcomeKind.PER_TRY_TIMEOUT:
+            self.upstream.inc(cluster, "upstream_rq_per_try_timeout")
+            self.upstream.inc(cluster, "upstream_rq_5xx")
+        elif outcome.kind is OutcomeKind.RESPONSE and (outcome.status or 0) >= 500:
+            self.upstream.inc(cluster, "upstream_rq_5xx")
 
     async def _try(
         self,
@@ -179,6 +203,7 @@ class MeshProxy:
         body: bytes,
         per_try_timeout_ms: float | None,
         tried: list[str],
+        cluster: Cluster,
     ) -> tuple[Outcome, _Answer | None]:
         upstreams = self.upstreams
         upstreams.active[envoy_host] += 1
@@ -192,7 +217,7 @@ class MeshProxy:
                 self.stats["retries_to_a_tried_host"] += 1
             tried.append(pod)
             outcome, answer = await self._send(
-                pod, request, body, per_try_timeout_ms, len(tried)
+                pod, request, body, per_try_timeout_ms, len(tried), cluster
             )
         finally:
             upstreams.active[envoy_host] -= 1
@@ -207,12 +232,14 @@ class MeshProxy:
         body: bytes,
         per_try_timeout_ms: float | None,
         attempt: int,
+        cluster: Cluster,
     ) -> tuple[Outcome, _Answer | None]:
         host = self.hosts.get(pod)
         if host is None or self._session is None:  # gone since it was picked
             self.stats["connect_failures"] += 1
             return Outcome(OutcomeKind.CONNECT_FAILURE), None
         self.stats["tries"] += 1
+        self.upstream.inc(cluster.name, "upstream_rq_total")  # sent upstream
         url = f"http://{self.upstream_host}:{host.port}{request.path_qs}"
         headers = {
             k: request.headers[k] for k in _FORWARDED_HEADERS if k in request.headers

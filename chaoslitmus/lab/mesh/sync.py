@@ -15,10 +15,12 @@ import logging
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.mesh.envoy import RouteTable
+from chaoslitmus.lab.mesh.propagation import observed_status
 from chaoslitmus.lab.mesh.routes import route_table
 from chaoslitmus.lab.options import Flavour, LabOptions
 from chaoslitmus.lab.ports import bind_loopback
@@ -95,6 +97,13 @@ class MeshSync:
         self._routes: dict[str, str] = {}
         self._problems: set[str] = set()
         self._missing: set[str] = set()
+        # Route changes reach the proxy after options.mesh_propagation_ms.
+        self._applied: RouteTable | None = None
+        self._applied_lines: dict[str, str] = {}
+        self._pending: asyncio.TimerHandle | None = None
+        self._pending_lines: dict[str, str] | None = None
+        self._serving: dict[str, dict[str, str]] = {}
+        self._reviews = ""
 
     async def run(self) -> None:
         tasks = [
@@ -180,12 +189,87 @@ class MeshSync:
             previous_hosts=self.options.retry_host_predicate == "previous_hosts",
             gateway_api_implementation=self.options.gateway_api_implementation,
         )
-        self._log_routes(table)
-        self.send(
-            Push(table, serving, sockets, reviews_pods[0] if reviews_pods else "")
-        )
+        self._serving = serving
+        self._reviews = reviews_pods[0] if reviews_pods else ""
+        self._route_change(table)
+        assert self._applied is not None
+        self.send(Push(self._applied, serving, sockets, self._reviews))
         wanted = {**self._ports, **{p: self.reviews_port for p in reviews_pods}}
         self._annotate(pods, wanted)
+
+    def _route_change(self, table: RouteTable) -> None:
+        """Apply a new route table now, or after the propagation delay."""
+        lines = {route.name: route.describe() for route in table.routes}
+        generations = self._generations()
+        delay_s = self.options.mesh_propagation_ms / 1000.0
+        if self._applied is None or delay_s <= 0 or lines == self._applied_lines:
+            self._cancel_pending()
+            self._apply_table(table, lines, generations)
+        elif lines != self._pending_lines:
+            self._cancel_pending()
+            self._pending_lines = lines
+            self._pending = asyncio.get_running_loop().call_later(
+                delay_s, self._promote, table, lines, generations
+            )
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending, self._pending_lines = None, None
+
+    def _promote(
+        self,
+        table: RouteTable,
+        lines: dict[str, str],
+        generations: dict[tuple[str, str], int],
+    ) -> None:
+        self._pending, self._pending_lines = None, None
+        self._apply_table(table, lines, generations)
+        self.send(Push(table, self._serving, {}, self._reviews))
+
+    def _apply_table(
+        self,
+        table: RouteTable,
+        lines: dict[str, str],
+        generations: dict[tuple[str, str], int],
+    ) -> None:
+        self._log_routes(table)
+        self._applied, self._applied_lines = table, lines
+        self._report_observed(generations)
+
+    def _generations(self) -> dict[tuple[str, str], int]:
+        """(store key, name) -> generation of every mesh object, now."""
+        out = {}
+        for kind, key in self.resources.items():
+            if key in (PODS, SERVICES):
+                continue
+            for name, obj in self.cache.get(kind, {}).items():
+                out[(key, name)] = int(obj["metadata"].get("generation") or 1)
+        return out
+
+    def _report_observed(self, generations: dict[tuple[str, str], int]) -> None:
+        """Write the controller's status: this generation is in the proxies."""
+        namespace = self.options.namespace
+        for (key, name), generation in generations.items():
+            try:
+                current = self.store.get(key, namespace, name)
+            except Exception:
+                continue  # deleted meanwhile
+            status = dict(current.get("status") or {})
+            if status.get("observedGeneration") == generation:
+                continue
+            observed_status(
+                status,
+                self.options.flavour,
+                current.get("kind", ""),
+                generation,
+                _now(),
+            )
+            body = {**current, "status": status}
+            try:
+                self.store.replace(key, namespace, name, body, subresource="status")
+            except Exception as exc:
+                log.debug("mesh: could not write the status of %s: %s", name, exc)
 
     def _annotate(
         self, pods: Mapping[str, dict[str, Any]], ports: Mapping[str, int]
@@ -213,6 +297,10 @@ class MeshSync:
             log.warning("mesh: %s", problem)
         self._routes = lines
         self._problems = set(table.problems)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:

@@ -1,0 +1,58 @@
+"""Envoy's upstream retry counters, kept by the lab's mesh proxy and served
+in the Prometheus text format the way Envoy's `/stats/prometheus` does.
+
+Names follow Envoy's cluster statistics (`cluster.<name>.upstream_rq_retry`
+and friends; docs/mesh-behaviour.md, "Retry statistics"); Envoy's Prometheus
+output turns them into `envoy_cluster_<stat>{envoy_cluster_name="<name>"}`
+counters. The lab's cluster names are its own (Istio names clusters
+`outbound|9080||ratings.bookinfo.svc.cluster.local`, App Mesh
+`cds_egress_<mesh>_<virtual node>_http_9080`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+__all__ = ["COUNTERS", "STATS_PORTS", "UpstreamStats", "render_prometheus"]
+
+COUNTERS = (
+    "upstream_rq_total",
+    "upstream_rq_retry",
+    "upstream_rq_retry_success",
+    "upstream_rq_retry_limit_exceeded",
+    "upstream_rq_retry_overflow",
+    "upstream_rq_per_try_timeout",
+    "upstream_rq_timeout",
+    "upstream_rq_5xx",
+)
+# Where each mesh's sidecar serves its Prometheus stats (Istio: the agent's
+# 15090; App Mesh: Envoy's admin port 9901).
+STATS_PORTS = {"istio": 15090, "appmesh": 9901}
+STATS_PATH = "stats/prometheus"
+
+
+class UpstreamStats:
+    """Counters per upstream cluster; written on the proxy's loop only."""
+
+    def __init__(self) -> None:
+        self.clusters: dict[str, Counter[str]] = {}
+
+    def inc(self, cluster: str, stat: str, by: int = 1) -> None:
+        self.clusters.setdefault(cluster, Counter())[stat] += by
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {name: dict(counts) for name, counts in list(self.clusters.items())}
+
+
+def render_prometheus(clusters: Mapping[str, Mapping[str, int]]) -> str:
+    """Envoy-style Prometheus text: one counter family per statistic."""
+    lines = []
+    for stat in COUNTERS:
+        family = f"envoy_cluster_{stat}"
+        lines.append(f"# TYPE {family} counter")
+        for name in sorted(clusters):
+            label = name.replace("\\", "\\\\").replace('"', '\\"')
+            value = int(clusters[name].get(stat, 0))
+            lines.append(f'{family}{{envoy_cluster_name="{label}"}} {value}')
+    return "\n".join(lines) + "\n"

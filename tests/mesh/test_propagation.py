@@ -1,0 +1,86 @@
+"""Is the policy in the data plane? The lab's mesh applies a changed route
+after --mesh-propagation-ms and then writes the controller's status;
+wait_for_retry_policy_applied reads that signal."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from chaoslib.exceptions import ActivityFailed
+
+from chaoslitmus.lab import Lab, LabOptions
+from chaoslitmus.lab.bookinfo import world
+from chaoslitmus.mesh import actions as mesh
+
+from .conftest import STORY
+
+NS = world.NAMESPACE
+PROPAGATION_MS = 1500
+
+
+def retries_in_proxy(lab: Lab) -> int:
+    table = lab.dataplane.route_table()
+    return max(route.retry.num_retries for route in table.routes)
+
+
+@pytest.fixture(scope="module", params=["appmesh", "istio"])
+def lab(request):
+    options = LabOptions(
+        mesh=request.param,
+        reviews_port=0,
+        litmus_startup_s=0.2,
+        mesh_propagation_ms=PROPAGATION_MS,
+        seed=17,
+    )
+    with Lab(options) as lab:
+        yield lab
+
+
+@pytest.fixture
+def target(lab, monkeypatch):
+    for key, value in lab.env().items():
+        monkeypatch.setenv(key, value)
+    return {
+        "name": lab.env()["CHAOSLITMUS_MESH_OBJECT"],
+        "namespace": NS,
+        "mesh": lab.options.mesh,
+    }
+
+
+def test_the_wait_reports_the_propagation_time(lab, target):
+    before = retries_in_proxy(lab)  # the mesh's default policy
+    assert before != STORY["max_retries"]
+    mesh.set_retry_policy(**target, **STORY)
+    assert retries_in_proxy(lab) == before  # accepted by the API, not in Envoy
+    try:
+        applied = mesh.wait_for_retry_policy_applied(**target, **STORY, timeout_s=30)
+        assert retries_in_proxy(lab) == STORY["max_retries"]
+        # Generous upper bound: a loaded machine adds its own delay.
+        assert PROPAGATION_MS / 1000 - 0.3 <= applied["propagation_s"] <= 8
+        assert "observedGeneration" in applied["evidence"]
+        condition = "Reconciled" if target["mesh"] == "istio" else "Active"
+        assert condition in applied["evidence"]
+    finally:
+        mesh.restore_retry_policy(**target)
+    restored = mesh.wait_for_retry_policy_applied(**target, timeout_s=30)
+    assert restored["propagation_s"] >= PROPAGATION_MS / 1000 - 0.3
+    assert retries_in_proxy(lab) == before
+
+
+def test_an_object_without_the_policy_is_refused_at_once(target):
+    began = time.monotonic()
+    with pytest.raises(ActivityFailed, match="does not carry the expected retry"):
+        mesh.wait_for_retry_policy_applied(**target, **STORY, timeout_s=30)
+    assert time.monotonic() - began < 5
+
+
+def test_no_controller_status_means_no_signal(cluster, istio_vs):
+    # A bare API server: nothing ever writes the VirtualService's status.
+    with pytest.raises(ActivityFailed, match="no propagation signal.*PILOT_ENABLE"):
+        mesh.wait_for_retry_policy_applied(
+            name=istio_vs["name"],
+            namespace=istio_vs["namespace"],
+            mesh="istio",
+            timeout_s=1,
+        )
