@@ -72,10 +72,12 @@ def test_an_engine_left_running_fails_both_checks(lab):
         with pytest.raises(ActivityFailed) as left:
             no_fault_left(NS)
         message = str(left.value)
+        # The engine, and its result's injection mark (the fault is on).
         assert message.startswith(
-            f"no_fault_left: 1 thing(s) left in namespace '{NS}': "
+            f"no_fault_left: 2 thing(s) left in namespace '{NS}': "
         )
         assert "ChaosEngine 'left-on' is still active" in message
+        assert "injected and was never reverted" in message
         assert "\n" not in message
 
         with pytest.raises(ActivityFailed) as slow:
