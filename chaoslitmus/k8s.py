@@ -390,8 +390,9 @@ def follow(
     label = resource.label
     list_fn, args = resource._operation("list", None)
 
-    def listing() -> tuple[str, list[dict]] | None:
-        """(resourceVersion, items), or None when the deadline came first."""
+    def listing() -> tuple[str, list[tuple[str, dict]]] | None:
+        """(resourceVersion, the events of this listing: each item ADDED, then
+        SYNCED), or None when the deadline came first."""
         try:
             body = resource.list(label_selector, field_selector, deadline=deadline)
         except KubeError as exc:
@@ -399,7 +400,8 @@ def follow(
                 return None
             raise
         version = (body.get("metadata") or {}).get("resourceVersion", "")
-        return version, body.get("items", [])
+        added = [("ADDED", item) for item in body.get("items", [])]
+        return version, [*added, (SYNCED, {})]
 
     def pause(seconds: float) -> None:
         if stop:
@@ -410,10 +412,8 @@ def follow(
     listed = listing()
     if listed is None:
         return
-    resource_version, items = listed
-    for item in items:
-        yield "ADDED", item
-    yield SYNCED, {}
+    resource_version, events = listed
+    yield from events
     breaks = 0  # watch requests or streams that failed in a row
     first_break = 0.0
     while not (stop and stop.is_set()):
@@ -492,10 +492,8 @@ def follow(
             listed = listing()
             if listed is None:
                 return
-            resource_version, items = listed
-            for item in items:
-                yield "ADDED", item
-            yield SYNCED, {}
+            resource_version, events = listed
+            yield from events
             continue
         if failure is None:
             continue  # the server ended the window: resume

@@ -96,6 +96,17 @@ def _outcome(
 RouteEdit = Callable[[list, list], tuple]
 
 
+def _routes_changed_message(
+    report: List[Dict[str, Any]], changed: str, unchanged: str, label: str
+) -> str:
+    """Log and return how many routes the edit changed (`changed`, a template
+    with {count} and {label}) or that it changed none (`unchanged`)."""
+    count = sum(1 for entry in report if entry["changed"])
+    message = (changed if count else unchanged).format(count=count, label=label)
+    logger.info(message)
+    return message
+
+
 def _change(
     kube: Kube,
     target: cluster.Target,
@@ -204,13 +215,12 @@ def set_retry_policy(
 
     before, after, plan = _change(kube, target, route_name, edit_routes, discard)
     report, skipped, change = plan.result
-    count = sum(1 for entry in report if entry["changed"])
-    message = (
-        f"retry policy set on {count} route(s) of {target.label}"
-        if count
-        else f"{target.label} already has this retry policy; nothing changed"
+    message = _routes_changed_message(
+        report,
+        "retry policy set on {count} route(s) of {label}",
+        "{label} already has this retry policy; nothing changed",
+        target.label,
     )
-    logger.info(message)
     warnings = object_warnings(kube, adapter, target.namespace, after, report)
     outcome = _outcome(
         target,
@@ -280,13 +290,12 @@ def remove_retry_policy(
 
     before, after, plan = _change(kube, target, route_name, edit_routes, discard)
     report, skipped, change = plan.result
-    count = sum(1 for entry in report if entry["changed"])
-    message = (
-        f"retry policy removed from {count} route(s) of {target.label}"
-        if count
-        else f"no route of {target.label} had a retry policy; nothing changed"
+    message = _routes_changed_message(
+        report,
+        "retry policy removed from {count} route(s) of {label}",
+        "no route of {label} had a retry policy; nothing changed",
+        target.label,
     )
-    logger.info(message)
     outcome = _outcome(
         target, before, after, report, skipped, message, bool(plan.patch), change
     )

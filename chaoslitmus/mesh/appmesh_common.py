@@ -8,21 +8,24 @@ key names and the timeout field differ, which the version modules supply.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from chaoslitmus.mesh.policy import INT64_MAX, PolicyError, RetryPolicy
-from chaoslitmus.mesh.routes import RouteError, RouteInfo
+from chaoslitmus.mesh.routes import Adapter, RouteError, RouteInfo
 
 __all__ = [
     "DEFAULT_NOTE",
     "DEFAULT_ROUTE_TIMEOUT_MS",
     "RETRY_KEY",
+    "adapter",
     "check_policy",
     "describe_route",
     "event_tuple",
     "events_for",
     "get_retry_block",
     "int_or_none",
+    "retry_policy",
     "route_type",
     "set_retry_block",
 ]
@@ -155,3 +158,48 @@ def event_tuple(raw: dict, key: str) -> tuple[str, ...]:
 
 def int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def retry_policy(raw: dict, per_retry_timeout_ms: int | None) -> RetryPolicy:
+    """A ``retryPolicy`` block -> neutral policy (fields missing stay ``None``);
+    the version module reads the per-retry timeout, whose shape differs."""
+    return RetryPolicy(
+        max_retries=int_or_none(raw.get("maxRetries")),
+        per_retry_timeout_ms=per_retry_timeout_ms,
+        http_retry_events=event_tuple(raw, "httpRetryEvents"),
+        tcp_retry_events=event_tuple(raw, "tcpRetryEvents"),
+        grpc_retry_events=event_tuple(raw, "grpcRetryEvents"),
+    )
+
+
+def adapter(
+    *,
+    api_version: str,
+    plural: str,
+    kind: str,
+    route_types: tuple[str, ...],
+    retry_types: tuple[str, ...],
+    to_policy: Callable[[dict], RetryPolicy],
+    from_policy: Callable[[RetryPolicy, RouteInfo, dict | None], dict],
+    route_timeout: Callable[[dict], tuple[int | None, bool]],
+) -> Adapter:
+    """The Adapter of one App Mesh version: its route-type keys, object and
+    policy translation on the route handling both versions share."""
+    return Adapter(
+        mesh="appmesh",
+        api_version=api_version,
+        group="appmesh.k8s.aws",
+        plural=plural,
+        kind=kind,
+        routes_field="routes",
+        describe=lambda route, index: describe_route(
+            route, index, route_types, retry_types
+        ),
+        get_raw=lambda route: get_retry_block(route, retry_types),
+        set_raw=lambda route, raw: set_retry_block(route, raw, retry_types),
+        to_policy=to_policy,
+        from_policy=from_policy,
+        check=check_policy,
+        default_note=DEFAULT_NOTE,
+        route_timeout=route_timeout,
+    )

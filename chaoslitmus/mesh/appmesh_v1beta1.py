@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chaoslitmus.mesh import appmesh_common as common
 from chaoslitmus.mesh.policy import RetryPolicy
-from chaoslitmus.mesh.routes import Adapter, RouteInfo
+from chaoslitmus.mesh.routes import RouteInfo
 
 __all__ = ["ADAPTER", "from_policy", "to_policy"]
 
@@ -21,26 +21,10 @@ RETRY_TYPES = ("http", "http2", "grpc")
 GRPC_TYPES = ("grpc",)
 
 
-def describe(route: dict, index: int) -> RouteInfo:
-    return common.describe_route(route, index, ROUTE_TYPES, RETRY_TYPES)
-
-
-def get_raw(route: dict) -> dict | None:
-    return common.get_retry_block(route, RETRY_TYPES)
-
-
-def set_raw(route: dict, raw: dict | None) -> dict:
-    return common.set_retry_block(route, raw, RETRY_TYPES)
-
-
 def to_policy(raw: dict) -> RetryPolicy:
     """``retryPolicy`` -> neutral policy (fields missing in the CR stay ``None``)."""
-    return RetryPolicy(
-        max_retries=common.int_or_none(raw.get("maxRetries")),
-        per_retry_timeout_ms=common.int_or_none(raw.get("perRetryTimeoutMillis")),
-        http_retry_events=common.event_tuple(raw, "httpRetryEvents"),
-        tcp_retry_events=common.event_tuple(raw, "tcpRetryEvents"),
-        grpc_retry_events=common.event_tuple(raw, "grpcRetryEvents"),
+    return common.retry_policy(
+        raw, common.int_or_none(raw.get("perRetryTimeoutMillis"))
     )
 
 
@@ -54,20 +38,14 @@ def from_policy(policy: RetryPolicy, info: RouteInfo, old: dict | None) -> dict:
     }
 
 
-ADAPTER = Adapter(
-    mesh="appmesh",
+ADAPTER = common.adapter(
     api_version="v1beta1",
-    group="appmesh.k8s.aws",
     plural="virtualservices",
     kind="VirtualService",
-    routes_field="routes",
-    describe=describe,
-    get_raw=get_raw,
-    set_raw=set_raw,
+    route_types=ROUTE_TYPES,
+    retry_types=RETRY_TYPES,
     to_policy=to_policy,
     from_policy=from_policy,
-    check=common.check_policy,
-    default_note=common.DEFAULT_NOTE,
     # v1beta1 has no timeout field: App Mesh's 15 s default always applies.
     route_timeout=lambda _route: (common.DEFAULT_ROUTE_TIMEOUT_MS, True),
 )

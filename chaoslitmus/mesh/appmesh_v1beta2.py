@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from chaoslitmus.mesh import appmesh_common as common
 from chaoslitmus.mesh.policy import RetryPolicy
-from chaoslitmus.mesh.routes import Adapter, RouteError, RouteInfo
+from chaoslitmus.mesh.routes import RouteError, RouteInfo
 
 __all__ = ["ADAPTER", "from_policy", "router_ref", "to_policy"]
 
@@ -21,18 +21,6 @@ ROUTE_TYPES = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
 RETRY_TYPES = ("httpRoute", "http2Route", "grpcRoute")
 GRPC_TYPES = ("grpcRoute",)
 _UNIT_MS = {"ms": 1, "s": 1000}
-
-
-def describe(route: dict, index: int) -> RouteInfo:
-    return common.describe_route(route, index, ROUTE_TYPES, RETRY_TYPES)
-
-
-def get_raw(route: dict) -> dict | None:
-    return common.get_retry_block(route, RETRY_TYPES)
-
-
-def set_raw(route: dict, raw: dict | None) -> dict:
-    return common.set_retry_block(route, raw, RETRY_TYPES)
 
 
 def duration_ms(duration: object) -> int | None:
@@ -46,13 +34,7 @@ def duration_ms(duration: object) -> int | None:
 
 
 def to_policy(raw: dict) -> RetryPolicy:
-    return RetryPolicy(
-        max_retries=common.int_or_none(raw.get("maxRetries")),
-        per_retry_timeout_ms=duration_ms(raw.get("perRetryTimeout")),
-        http_retry_events=common.event_tuple(raw, "httpRetryEvents"),
-        tcp_retry_events=common.event_tuple(raw, "tcpRetryEvents"),
-        grpc_retry_events=common.event_tuple(raw, "grpcRetryEvents"),
-    )
+    return common.retry_policy(raw, duration_ms(raw.get("perRetryTimeout")))
 
 
 def from_policy(policy: RetryPolicy, info: RouteInfo, old: dict | None) -> dict:
@@ -112,19 +94,13 @@ def router_ref(virtual_service: dict) -> tuple[str, str]:
     )
 
 
-ADAPTER = Adapter(
-    mesh="appmesh",
+ADAPTER = common.adapter(
     api_version="v1beta2",
-    group="appmesh.k8s.aws",
     plural="virtualrouters",
     kind="VirtualRouter",
-    routes_field="routes",
-    describe=describe,
-    get_raw=get_raw,
-    set_raw=set_raw,
+    route_types=ROUTE_TYPES,
+    retry_types=RETRY_TYPES,
     to_policy=to_policy,
     from_policy=from_policy,
-    check=common.check_policy,
-    default_note=common.DEFAULT_NOTE,
     route_timeout=route_timeout,
 )

@@ -173,23 +173,28 @@ def saved_routes(
     adapter: Adapter, routes: list[Any], new_routes: list[Any]
 ) -> list[SavedRoute]:
     """A fresh record: each route's key and digest, retry blocks where we change."""
-    saved = []
-    for index, route in enumerate(routes):
-        if not isinstance(route, dict):
-            continue
-        before = adapter.get_raw(route)
-        after = adapter.get_raw(new_routes[index])
-        changed = before != after
-        saved.append(
-            SavedRoute(
-                key_of(adapter, route, index),
-                digest(adapter, route),
-                changed,
-                copy.deepcopy(before) if changed else None,
-                copy.deepcopy(after) if changed else None,
-            )
-        )
-    return saved
+    return [
+        _first_record(adapter, route, new_routes[index], index)
+        for index, route in enumerate(routes)
+        if isinstance(route, dict)
+    ]
+
+
+def _first_record(
+    adapter: Adapter, route: dict, new_route: Any, index: int
+) -> SavedRoute:
+    """A route's record the first time we see it: its retry blocks before and
+    after the change, kept only when the change touches them."""
+    before = adapter.get_raw(route)
+    after = adapter.get_raw(new_route)
+    changed = before != after
+    return SavedRoute(
+        key_of(adapter, route, index),
+        digest(adapter, route),
+        changed,
+        copy.deepcopy(before) if changed else None,
+        copy.deepcopy(after) if changed else None,
+    )
 
 
 def update_saved(
@@ -221,17 +226,7 @@ def update_saved(
     for index, route in enumerate(routes):
         if index in claimed or not isinstance(route, dict):
             continue
-        now, after = adapter.get_raw(route), adapter.get_raw(new_routes[index])
-        changed = now != after
-        result.append(
-            SavedRoute(
-                key_of(adapter, route, index),
-                digest(adapter, route),
-                changed,
-                copy.deepcopy(now) if changed else None,
-                copy.deepcopy(after) if changed else None,
-            )
-        )
+        result.append(_first_record(adapter, route, new_routes[index], index))
     return result
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from chaoslitmus.lab import Lab, LabOptions
 from chaoslitmus.lab.bookinfo import world
+
+from ..chaos_cli import chaos
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
@@ -37,24 +37,6 @@ MESH_OBJECTS = {
     ],
     "istio": [("networking.istio.io/v1/virtualservices", world.ISTIO_VIRTUAL_SERVICE)],
 }
-
-
-def chaos(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    settings = cwd / "settings.yaml"
-    settings.write_text("{}\n")
-    command = [
-        sys.executable,
-        "-c",
-        "from chaostoolkit.cli import cli; cli()",
-        "--no-version-check",
-        "--no-log-file",
-        "--settings",
-        str(settings),
-        *args,
-    ]
-    return subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=180
-    )
 
 
 def run_experiment(lab: Lab, name: str, tmp_path: Path) -> tuple[int, dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -52,8 +53,9 @@ KubectlRunner = Callable[..., subprocess.CompletedProcess]
 
 
 @pytest.fixture
-def kubectl(kubeconfig_path: Path, tmp_path: Path) -> KubectlRunner:
-    """Run kubectl (from PATH) against the lab (skips when kubectl is missing).
+def kubectl_for(tmp_path: Path) -> Callable[[Path | str], KubectlRunner]:
+    """Make a kubectl runner (kubectl from PATH, skips when it is missing) for a
+    kubeconfig: `run(*args, check=True, timeout_s=60, env=None)`.
 
     Each test gets its own discovery cache, so a CRD removed in one test is
     never remembered by the next.
@@ -62,23 +64,42 @@ def kubectl(kubeconfig_path: Path, tmp_path: Path) -> KubectlRunner:
         pytest.skip("kubectl is not installed")
     cache = tmp_path / "kube-cache"
 
-    def run(
-        *args: str, check: bool = True, timeout_s: float = 60
-    ) -> subprocess.CompletedProcess:
-        command = [
-            KUBECTL,
-            f"--kubeconfig={kubeconfig_path}",
-            f"--cache-dir={cache}",
-            *args,
-        ]
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} failed ({result.returncode}): "
-                f"{result.stderr.strip()}"
+    def runner(kubeconfig: Path | str) -> KubectlRunner:
+        def run(
+            *args: str,
+            check: bool = True,
+            timeout_s: float = 60,
+            env: dict[str, str] | None = None,
+        ) -> subprocess.CompletedProcess:
+            command = [
+                KUBECTL,
+                f"--kubeconfig={kubeconfig}",
+                f"--cache-dir={cache}",
+                *args,
+            ]
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+                env={**os.environ, **(env or {})},
             )
-        return result
+            if check and result.returncode != 0:
+                raise AssertionError(
+                    f"kubectl {' '.join(args)} failed ({result.returncode}): "
+                    f"{result.stderr.strip()}"
+                )
+            return result
 
-    return run
+        return run
+
+    return runner
+
+
+@pytest.fixture
+def kubectl(
+    kubeconfig_path: Path, kubectl_for: Callable[[Path | str], KubectlRunner]
+) -> KubectlRunner:
+    """Run kubectl against the lab API server (see `kubectl_for`)."""
+    return kubectl_for(kubeconfig_path)

@@ -44,37 +44,8 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 
 @pytest.fixture
-def kubectl(lab: Lab, tmp_path: Path) -> Kubectl:
-    assert KUBECTL is not None
-
-    def run(
-        *args: str,
-        check: bool = True,
-        timeout_s: float = 60,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess:
-        command = [
-            KUBECTL,
-            f"--kubeconfig={lab.kubeconfig}",
-            f"--cache-dir={tmp_path / 'kube-cache'}",
-            *args,
-        ]
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-            env={**os.environ, **(env or {})},
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} failed ({result.returncode}): "
-                f"{result.stderr.strip()}"
-            )
-        return result
-
-    return run
+def kubectl(lab: Lab, kubectl_for: Callable[[str], Kubectl]) -> Kubectl:
+    return kubectl_for(lab.kubeconfig)
 
 
 def eventually(check: Callable[[], Any], timeout_s: float = 20.0) -> Any:

@@ -9,6 +9,8 @@ journals written with chaostoolkit's encoder.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,10 @@ def write_journal(folder: Path, name: str, journal: dict[str, Any]) -> Path:
     return path
 
 
-def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
-    """Both story experiments and the broken one, on a fresh lab."""
-
+@contextmanager
+def story_lab(folder: Path, story: StoryServer) -> Iterator[None]:
+    """A fresh lab whose faults go to `story`, this process's kubeconfig
+    pointing at it until the block ends."""
     options = LabOptions(litmus_startup_s=0.2, litmus_inject_delay_s=0.2)
     control = ControlPlane(options, fault_sink=story, operator_seed=7).start()
     server = control.server
@@ -62,7 +65,15 @@ def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
         # chaosk8s' probes load the kubeconfig path the kubernetes package read
         # at import (a real `chaos run` sets KUBECONFIG before it starts).
         patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+        yield
+    finally:
+        patch.undo()
+        server.stop()
 
+
+def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
+    """Both story experiments and the broken one, on a fresh lab."""
+    with story_lab(folder, story):
         story.retries = False
         no_retry = run_experiment(
             story_experiment(story.url, False, "latency-a", scale)
@@ -71,9 +82,6 @@ def run_story(folder: Path, story: StoryServer, scale: Scale) -> Journals:
         retry = run_experiment(story_experiment(story.url, True, "latency-b", scale))
         story.retries = False
         broken = run_experiment(broken_experiment(story.base, "latency-c", scale))
-    finally:
-        patch.undo()
-        server.stop()
     return Journals(
         folder=folder,
         no_retry=write_journal(folder, "ratings-latency.journal.json", no_retry),

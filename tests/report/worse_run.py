@@ -10,34 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from chaoslib.experiment import run_experiment
-from kubernetes.config import kube_config
-
-from chaoslitmus.lab import ControlPlane, LabOptions, write_kubeconfig
 
 from .experiments import Scale, story_experiment
-from .lab_runs import write_journal
+from .lab_runs import story_lab, write_journal
 from .story import StoryServer
 
 
 def run_worse_retry(folder: Path) -> Path:
     story = StoryServer().start()
-    options = LabOptions(litmus_startup_s=0.2)
-    control = ControlPlane(options, fault_sink=story, operator_seed=7).start()
-    server = control.server
-    patch = pytest.MonkeyPatch()
     try:
-        kubeconfig = write_kubeconfig(folder / "kubeconfig", server.url)
-        patch.setenv("KUBECONFIG", str(kubeconfig))
-        patch.delenv("KUBERNETES_CONTEXT", raising=False)
-        patch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
-        story.retries = False  # the policy is set, and ignored
-        journal = run_experiment(
-            story_experiment(story.url, True, "latency-w", Scale())
-        )
+        with story_lab(folder, story):
+            story.retries = False  # the policy is set, and ignored
+            journal = run_experiment(
+                story_experiment(story.url, True, "latency-w", Scale())
+            )
     finally:
-        patch.undo()
-        server.stop()
         story.close()
     return write_journal(folder, "ratings-latency-retry.worse.journal.json", journal)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +37,8 @@ from chaoslitmus.lab import (
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus import actions
 from chaoslitmus.litmus.status import result_summary
+
+from ..chaos_cli import chaos_command
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "ratings-latency.json"
@@ -115,19 +116,13 @@ def chaos_run(lab: Lab, engine: str, folder: Path) -> subprocess.Popen:
         "CHAOSLITMUS_ENGINE_NAME": engine,
         "PYTHONPATH": path,
     }
-    command = [
-        sys.executable,
-        "-c",
-        "from chaostoolkit.cli import cli; cli()",
-        "--no-version-check",
-        "--no-log-file",
-        "--settings",
-        str(folder / "settings.yaml"),
+    command = chaos_command(
+        folder / "settings.yaml",
         "run",
         "--journal-path",
         str(folder / "journal.json"),
         str(EXPERIMENT),
-    ]
+    )
     with (folder / "output.log").open("w") as out:
         return subprocess.Popen(
             command, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT

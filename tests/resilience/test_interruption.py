@@ -47,6 +47,8 @@ from chaoslitmus.lab import ApiError, Lab, LabOptions
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.litmus.status import result_summary, runs_recorded
 
+from ..chaos_cli import chaos_command
+
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = ROOT / "experiments" / "ratings-latency-retry.json"
 ENGINE = "ratings-latency-retry"  # the file's default engine_name
@@ -93,19 +95,6 @@ def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
         "PYTHONPATH": path,
         "PYTHONUNBUFFERED": "1",
     }
-
-
-def chaos_command(settings: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from chaostoolkit.cli import cli; cli()",
-        "--no-version-check",
-        "--no-log-file",
-        "--settings",
-        str(settings),
-        *args,
-    ]
 
 
 class WatchedProcess:

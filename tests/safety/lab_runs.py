@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Any
 
 from chaoslitmus.lab import Lab
 from chaoslitmus.lab.bookinfo import world
+
+from ..chaos_cli import chaos as run_chaos_cli
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 ENGINES = "litmuschaos.io/v1alpha1/chaosengines"
@@ -68,21 +69,7 @@ class FaultWatch:
 
 
 def chaos(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    settings = cwd / "settings.yaml"
-    settings.write_text("{}\n")
-    command = [
-        sys.executable,
-        "-c",
-        "from chaostoolkit.cli import cli; cli()",
-        "--no-version-check",
-        "--no-log-file",
-        "--settings",
-        str(settings),
-        *args,
-    ]
-    return subprocess.run(
-        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=240
-    )
+    return run_chaos_cli(args, env, cwd, timeout_s=240)
 
 
 def with_guard(name: str, abort_when: dict[str, Any], folder: Path) -> Path:

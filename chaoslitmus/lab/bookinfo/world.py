@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from chaoslitmus.lab.litmus.rules import CHAOS_ANNOTATION, owner_ref, pod_suffix
+from chaoslitmus.lab.kube.objectmeta import owner_ref
+from chaoslitmus.lab.litmus.rules import CHAOS_ANNOTATION, pod_suffix
 from chaoslitmus.lab.options import DEFAULT_NAMESPACE, LabOptions
 
 if TYPE_CHECKING:

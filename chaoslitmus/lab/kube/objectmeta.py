@@ -7,11 +7,12 @@ messages below; bad metadata is a 422 before anything is stored.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from .resources import NAMESPACE_KEY, ResourceType
 
-__all__ = ["metadata_causes"]
+__all__ = ["metadata_causes", "owner_ref"]
 
 _DNS1123_SUBDOMAIN = re.compile(
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -73,20 +74,23 @@ def _qualified_name_ok(key: str) -> bool:
     return 0 < len(name) <= 63 and bool(_QUALIFIED_NAME.match(name))
 
 
+def _key_cause(key: str, field: str) -> dict[str, str]:
+    """The cause for a label or annotation key that is not a qualified name."""
+    return {
+        "reason": "FieldValueInvalid",
+        "message": f'Invalid value: "{key}": name part must consist of '
+        "alphanumeric characters, '-', '_' or '.', and must start and "
+        "end with an alphanumeric character",
+        "field": field,
+    }
+
+
 def metadata_causes(rtype: ResourceType, meta: dict[str, Any]) -> list[dict[str, str]]:
     """Causes for an invalid name, label or annotation key (empty: valid)."""
     causes = _name_causes(rtype, meta.get("name"))
     for key, value in (meta.get("labels") or {}).items():
         if not _qualified_name_ok(key):
-            causes.append(
-                {
-                    "reason": "FieldValueInvalid",
-                    "message": f'Invalid value: "{key}": name part must consist of '
-                    "alphanumeric characters, '-', '_' or '.', and must start and "
-                    "end with an alphanumeric character",
-                    "field": "metadata.labels",
-                }
-            )
+            causes.append(_key_cause(key, "metadata.labels"))
         if len(value) > 63 or not _LABEL_VALUE.match(value):
             causes.append(
                 {
@@ -99,13 +103,17 @@ def metadata_causes(rtype: ResourceType, meta: dict[str, Any]) -> list[dict[str,
             )
     for key in meta.get("annotations") or {}:
         if not _qualified_name_ok(key):
-            causes.append(
-                {
-                    "reason": "FieldValueInvalid",
-                    "message": f'Invalid value: "{key}": name part must consist of '
-                    "alphanumeric characters, '-', '_' or '.', and must start and "
-                    "end with an alphanumeric character",
-                    "field": "metadata.annotations",
-                }
-            )
+            causes.append(_key_cause(key, "metadata.annotations"))
     return causes
+
+
+def owner_ref(owner: Mapping[str, Any]) -> dict[str, Any]:
+    """A controller ownerReference to `owner` (which must have a uid)."""
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }

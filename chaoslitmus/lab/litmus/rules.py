@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from chaoslitmus.lab.kube.objectmeta import owner_ref
+
 Shape = Literal["3.x", "1.x"]
 
 # The lab Store's names for the Litmus kinds ("group/version/plural").
@@ -498,18 +500,6 @@ def result_verdict(result: Mapping[str, Any] | None) -> str:
 
 
 # --------------------------------------------------------------------------- objects
-
-
-def owner_ref(owner: Mapping[str, Any]) -> dict[str, Any]:
-    """A controller ownerReference to `owner` (which must have a uid)."""
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def runner_pod(engine: Mapping[str, Any], default_image: str) -> dict[str, Any]:

@@ -46,6 +46,14 @@ def _experiment_pods(store: Store, namespace: str, job_name: str) -> list[str]:
     return [p["metadata"]["name"] for p in pods]
 
 
+def _write_experiment_pods(
+    store: Store, namespace: str, job_name: str, lines: Sequence[str]
+) -> None:
+    """The same lines in the log of each pod of the experiment's Job."""
+    for pod in _experiment_pods(store, namespace, job_name):
+        _write(store, namespace, pod, lines)
+
+
 def runner_started(store: Store, engine: Mapping[str, Any]) -> None:
     meta, spec = engine["metadata"], engine.get("spec") or {}
     info = spec.get("appinfo") or {}
@@ -127,18 +135,15 @@ def experiment_started(
 def targets_chosen(
     store: Store, namespace: str, job_name: str, targets: Sequence[str]
 ) -> None:
-    for pod in _experiment_pods(store, namespace, job_name):
-        _write(
-            store,
-            namespace,
-            pod,
-            [
-                logrus_line(f"[Chaos]:Number of pods targeted: {len(targets)}"),
-                logrus_line(
-                    f"[Info]: Target pods list for chaos, [{' '.join(targets)}]"
-                ),
-            ],
-        )
+    _write_experiment_pods(
+        store,
+        namespace,
+        job_name,
+        [
+            logrus_line(f"[Chaos]:Number of pods targeted: {len(targets)}"),
+            logrus_line(f"[Info]: Target pods list for chaos, [{' '.join(targets)}]"),
+        ],
+    )
 
 
 def injected(
@@ -149,34 +154,32 @@ def injected(
     targets: Sequence[str],
     duration_s: int,
 ) -> None:
-    for pod in _experiment_pods(store, namespace, job_name):
-        lines = [
-            logrus_line(
-                "[Info]: Details of application under chaos injection",
-                PodName=target,
-                NodeName="lab-node",
-            )
-            for target in targets
-        ]
-        lines.append(logrus_line(f"[Confirmation]: {fault} chaos has been injected"))
-        wait = f"[Wait]: Wait for the chaos duration of {duration_s}s"
-        lines.append(logrus_line(wait))
-        _write(store, namespace, pod, lines)
+    lines = [
+        logrus_line(
+            "[Info]: Details of application under chaos injection",
+            PodName=target,
+            NodeName="lab-node",
+        )
+        for target in targets
+    ]
+    lines.append(logrus_line(f"[Confirmation]: {fault} chaos has been injected"))
+    wait = f"[Wait]: Wait for the chaos duration of {duration_s}s"
+    lines.append(logrus_line(wait))
+    _write_experiment_pods(store, namespace, job_name, lines)
 
 
 def reverted(
     store: Store, namespace: str, job_name: str, targets: Sequence[str]
 ) -> None:
-    for pod in _experiment_pods(store, namespace, job_name):
-        _write(
-            store,
-            namespace,
-            pod,
-            [
-                logrus_line(f"[Chaos]: Revert Started on [{' '.join(targets)}]"),
-                logrus_line("[Chaos]: Revert Completed"),
-            ],
-        )
+    _write_experiment_pods(
+        store,
+        namespace,
+        job_name,
+        [
+            logrus_line(f"[Chaos]: Revert Started on [{' '.join(targets)}]"),
+            logrus_line("[Chaos]: Revert Completed"),
+        ],
+    )
 
 
 def verdict(

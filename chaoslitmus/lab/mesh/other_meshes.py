@@ -59,6 +59,13 @@ from chaoslitmus.lab.mesh.envoy import (
     Route,
     RouteTable,
 )
+from chaoslitmus.lab.mesh.fields import (
+    duration_ms,
+    int_field,
+    meta_of,
+    ms_text,
+    spec_of,
+)
 
 __all__ = [
     "gateway_api_retry",
@@ -73,45 +80,19 @@ GATEWAY_DEFAULT_ATTEMPTS = 2
 LINKERD_DEFAULT_LIMIT = 1
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 _GO_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|d)")
 _UNIT_MS = {"h": 3.6e6, "m": 6e4, "s": 1e3, "ms": 1.0, "d": 8.64e7}
 
 
 def _duration_ms(text: Any) -> float | None:
     """`2s`, `1500ms`, `1m30s` (Gateway API) or `300ms` (Linkerd) in ms."""
-    if not isinstance(text, str) or not text:
-        return None
     if text == "0":
         return 0.0
-    total, position = 0.0, 0
-    while position < len(text):
-        part = _GO_DURATION.match(text, position)
-        if part is None:
-            return None
-        total += float(part.group(1)) * _UNIT_MS[part.group(2)]
-        position = part.end()
-    return total
-
-
-def _ms(value: float | None) -> str:
-    return "none" if value is None else f"{value:g}ms"
+    return duration_ms(text, _GO_DURATION, _UNIT_MS)
 
 
 def _service_parent(route: Mapping[str, Any], service: str) -> bool:
-    for ref in _spec(route).get("parentRefs") or []:
+    for ref in spec_of(route).get("parentRefs") or []:
         if (
             isinstance(ref, Mapping)
             and ref.get("kind") == "Service"
@@ -124,7 +105,7 @@ def _service_parent(route: Mapping[str, Any], service: str) -> bool:
 
 def _routes_for(objects: Objects, service: str) -> list[Mapping[str, Any]]:
     routes = [r for r in objects.get("httproutes", ()) if _service_parent(r, service)]
-    return sorted(routes, key=lambda r: str(_meta(r).get("name")))
+    return sorted(routes, key=lambda r: str(meta_of(r).get("name")))
 
 
 def _matches(rule: Mapping[str, Any]) -> list[Match]:
@@ -155,7 +136,7 @@ def _clusters(
     return tuple(
         Cluster.of(
             str(ref.get("name")),
-            1 if _int(ref.get("weight")) is None else int(ref["weight"]),
+            1 if int_field(ref.get("weight")) is None else int(ref["weight"]),
             labels_of(str(ref.get("name"))),
         )
         for ref in refs
@@ -172,11 +153,11 @@ def gateway_api_retry(
     retry = rule.get("retry")
     if not isinstance(retry, Mapping):
         return None
-    attempts = _int(retry.get("attempts"))
+    attempts = int_field(retry.get("attempts"))
     attempts = GATEWAY_DEFAULT_ATTEMPTS if attempts is None else attempts
     if attempts <= 0:
         return RetryPolicy.none("no retries (attempts=0)")
-    codes = frozenset(c for c in retry.get("codes") or [] if _int(c) is not None)
+    codes = frozenset(c for c in retry.get("codes") or [] if int_field(c) is not None)
     retry_on = {"connect-failure", "refused-stream", "retriable-status-codes"}
     if implementation == "envoy-gateway":
         retry_on.add(PER_TRY_TIMEOUT_TOKEN)
@@ -194,7 +175,7 @@ def gateway_api_retry(
         backoff_base_ms=base,
         backoff_max_ms=10 * base,
         summary=(
-            f"attempts={attempts} backendRequest={_ms(per_try)} on {listed} "
+            f"attempts={attempts} backendRequest={ms_text(per_try)} on {listed} "
             f"(+connect-failure, refused-stream; backendRequest expiry "
             f"{timeouts_retried}: {implementation})"
         ),
@@ -215,8 +196,8 @@ def gateway_api_table(
         return None
     routes: list[Route] = []
     for httproute in attached:
-        source = f"gateway.networking.k8s.io HTTPRoute {_meta(httproute).get('name')}"
-        for index, rule in enumerate(_spec(httproute).get("rules") or []):
+        source = f"gateway.networking.k8s.io HTTPRoute {meta_of(httproute).get('name')}"
+        for index, rule in enumerate(spec_of(httproute).get("rules") or []):
             if not isinstance(rule, Mapping):
                 continue
             retry = gateway_api_retry(rule, implementation, previous_hosts)
@@ -276,7 +257,7 @@ def linkerd_status_codes(text: Any) -> frozenset[int] | None:
 
 
 def _block(obj: Mapping[str, Any], prefix: str) -> dict[str, str]:
-    annotations = _meta(obj).get("annotations") or {}
+    annotations = meta_of(obj).get("annotations") or {}
     return {k: v for k, v in annotations.items() if str(k).startswith(prefix)}
 
 
@@ -304,7 +285,7 @@ def linkerd_retry(annotations: Mapping[str, str]) -> RetryPolicy:
         endpoint_choice="random",
         last_try_unbounded=True,
         summary=(
-            f"limit={limit} timeout={_ms(per_try)} (not on the last try) on "
+            f"limit={limit} timeout={ms_text(per_try)} (not on the last try) on "
             f"{http}, per-try timeouts, refused streams; any endpoint"
         ),
     )
@@ -315,14 +296,16 @@ def linkerd_table(
 ) -> RouteTable | None:
     """Routes for `service` from its annotations and attached HTTPRoutes."""
     svc = next(
-        (s for s in objects.get("services", ()) if _meta(s).get("name") == service),
+        (s for s in objects.get("services", ()) if meta_of(s).get("name") == service),
         None,
     )
     if svc is None:
         return None
     problems = []
     profile = f"{service}.{namespace}.svc.cluster.local"
-    if any(_meta(p).get("name") == profile for p in objects.get("serviceprofiles", ())):
+    if any(
+        meta_of(p).get("name") == profile for p in objects.get("serviceprofiles", ())
+    ):
         problems.append(
             f"ServiceProfile {profile} overrides the retry annotations in Linkerd; "
             "the lab does not model ServiceProfile retries (none applied)"
@@ -332,9 +315,9 @@ def linkerd_table(
     attached = _routes_for(objects, service)
     sources: list[tuple[str, Mapping[str, Any] | None, list[Match]]] = [
         (
-            f"gateway.networking.k8s.io HTTPRoute {_meta(r).get('name')}",
+            f"gateway.networking.k8s.io HTTPRoute {meta_of(r).get('name')}",
             r,
-            [m for rule in _spec(r).get("rules") or [{}] for m in _matches(rule)],
+            [m for rule in spec_of(r).get("rules") or [{}] for m in _matches(rule)],
         )
         for r in attached
     ] or [(f"Service {service} annotations", None, [Match()])]
@@ -353,7 +336,7 @@ def linkerd_table(
         for match in matches:
             routes.append(
                 Route(
-                    name=str(_meta(httproute).get("name")) if httproute else service,
+                    name=str(meta_of(httproute).get("name")) if httproute else service,
                     match=match,
                     clusters=(Cluster.of(service, 1, labels_of(service)),),
                     retry=retry,

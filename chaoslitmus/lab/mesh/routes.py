@@ -38,6 +38,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaoslitmus.lab.mesh.envoy import Cluster, Match, RetryPolicy, Route, RouteTable
+from chaoslitmus.lab.mesh.fields import (
+    duration_ms,
+    int_field,
+    meta_of,
+    ms_text,
+    spec_of,
+)
 from chaoslitmus.lab.mesh.other_meshes import gateway_api_table, linkerd_table
 from chaoslitmus.lab.options import Flavour
 
@@ -76,21 +83,8 @@ HTTP_ROUTE_KEYS = ("httpRoute", "http2Route")
 # --------------------------------------------------------------------- helpers
 
 
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
-
-
 def _by_name(items: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {str(_meta(o).get("name")): o for o in items}
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return {str(meta_of(o).get("name")): o for o in items}
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)")
@@ -100,16 +94,7 @@ _UNIT_MS["ns"] = 1e-6
 
 def parse_duration_ms(text: Any) -> float | None:
     """A protobuf/Go duration string (`2s`, `1500ms`, `1m30s`) in ms, else None."""
-    if not isinstance(text, str) or not text:
-        return None
-    total, position = 0.0, 0
-    while position < len(text):
-        part = _DURATION.match(text, position)
-        if part is None:
-            return None
-        total += float(part.group(1)) * _UNIT_MS[part.group(2)]
-        position = part.end()
-    return total
+    return duration_ms(text, _DURATION, _UNIT_MS)
 
 
 def _appmesh_duration_ms(duration: Any) -> float | None:
@@ -121,10 +106,6 @@ def _appmesh_duration_ms(duration: Any) -> float | None:
         return None
     unit = duration.get("unit")
     return float(value) * (1000.0 if unit == "s" else 1.0)
-
-
-def _ms(value: float | None) -> str:
-    return "none" if value is None else f"{value:g}ms"
 
 
 # ---------------------------------------------------------------- retry policies
@@ -155,9 +136,9 @@ def appmesh_default_retry(previous_hosts: bool = True) -> RetryPolicy:
 def appmesh_retry(raw: Mapping[str, Any], previous_hosts: bool = True) -> RetryPolicy:
     """An explicit App Mesh retryPolicy (v1beta2 or v1beta1 spelling)."""
     per_try = _appmesh_duration_ms(raw.get("perRetryTimeout"))
-    if per_try is None and _int(raw.get("perRetryTimeoutMillis")) is not None:
+    if per_try is None and int_field(raw.get("perRetryTimeoutMillis")) is not None:
         per_try = float(raw["perRetryTimeoutMillis"])
-    retries = max(0, _int(raw.get("maxRetries")) or 0)
+    retries = max(0, int_field(raw.get("maxRetries")) or 0)
     events = [
         str(e)
         for key in ("httpRetryEvents", "tcpRetryEvents")
@@ -176,7 +157,7 @@ def appmesh_retry(raw: Mapping[str, Any], previous_hosts: bool = True) -> RetryP
         retriable_status_codes=frozenset(codes),
         per_try_timeout_ms=per_try or None,
         previous_hosts=previous_hosts,
-        summary=f"maxRetries={retries} perTry={_ms(per_try or None)} on {on}",
+        summary=f"maxRetries={retries} perTry={ms_text(per_try or None)} on {on}",
     )
 
 
@@ -192,7 +173,7 @@ def istio_default_retry(previous_hosts: bool = True) -> RetryPolicy:
 
 def istio_retry(raw: Mapping[str, Any], previous_hosts: bool = True) -> RetryPolicy:
     """An explicit Istio HTTPRetry block."""
-    attempts = _int(raw.get("attempts")) or 0
+    attempts = int_field(raw.get("attempts")) or 0
     if attempts <= 0:
         return RetryPolicy.none("no retries (attempts=0)")
     retry_on_text = raw.get("retryOn")
@@ -214,7 +195,9 @@ def istio_retry(raw: Mapping[str, Any], previous_hosts: bool = True) -> RetryPol
         previous_hosts=ignore if isinstance(ignore, bool) else previous_hosts,
         backoff_base_ms=base,
         backoff_max_ms=10 * base,
-        summary=f"maxRetries={attempts} perTry={_ms(per_try)} on {','.join(tokens)}",
+        summary=(
+            f"maxRetries={attempts} perTry={ms_text(per_try)} on {','.join(tokens)}"
+        ),
     )
 
 
@@ -252,7 +235,7 @@ def _priority_order(routes: Sequence[Mapping[str, Any]], priority_of: Any) -> li
 def _node_labels(node: Mapping[str, Any] | None) -> dict[str, str] | None:
     if node is None:
         return None
-    selector = _spec(node).get("podSelector") or {}
+    selector = spec_of(node).get("podSelector") or {}
     labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
     return dict(labels) if isinstance(labels, Mapping) else None
 
@@ -267,9 +250,35 @@ def _find_appmesh_service(
     services: Sequence[Mapping[str, Any]], host: str
 ) -> Mapping[str, Any] | None:
     for vs in services:
-        if host in (_meta(vs).get("name"), _spec(vs).get("awsName")):
+        if host in (meta_of(vs).get("name"), spec_of(vs).get("awsName")):
             return vs
     return None
+
+
+def _appmesh_route(
+    raw: Mapping[str, Any],
+    http: Mapping[str, Any],
+    clusters: tuple[Cluster, ...],
+    timeout_ms: float | None,
+    source: str,
+    previous_hosts: bool,
+) -> Route:
+    """One App Mesh route (either API version) from its HTTP block: its retry
+    policy, or App Mesh's default when it has none."""
+    policy = http.get("retryPolicy")
+    retry = (
+        appmesh_retry(policy, previous_hosts)
+        if isinstance(policy, Mapping)
+        else appmesh_default_retry(previous_hosts)
+    )
+    return Route(
+        name=str(raw.get("name", "")),
+        match=_appmesh_match(http.get("match")),
+        clusters=clusters,
+        retry=retry,
+        timeout_ms=timeout_ms,
+        source=source,
+    )
 
 
 def _appmesh_v1beta2(
@@ -280,8 +289,8 @@ def _appmesh_v1beta2(
         return None
     nodes = _by_name(objects.get("virtualnodes", ()))
     routers = _by_name(objects.get("virtualrouters", ()))
-    provider = _spec(vs).get("provider") or {}
-    source = f"appmesh.k8s.aws/v1beta2 VirtualService {_meta(vs).get('name')}"
+    provider = spec_of(vs).get("provider") or {}
+    source = f"appmesh.k8s.aws/v1beta2 VirtualService {meta_of(vs).get('name')}"
     node_provider = (
         provider.get("virtualNode") if isinstance(provider, Mapping) else None
     )
@@ -306,12 +315,12 @@ def _appmesh_v1beta2(
         return RouteTable(
             problems=(f"{source}: VirtualRouter {ref.get('name')} not found",)
         )
-    source = f"appmesh.k8s.aws/v1beta2 VirtualRouter {_meta(router).get('name')}"
+    source = f"appmesh.k8s.aws/v1beta2 VirtualRouter {meta_of(router).get('name')}"
     routes: list[Route] = []
     raw_routes = [
-        r for r in _spec(router).get("routes") or [] if isinstance(r, Mapping)
+        r for r in spec_of(router).get("routes") or [] if isinstance(r, Mapping)
     ]
-    for raw in _priority_order(raw_routes, lambda r: _int(r.get("priority"))):
+    for raw in _priority_order(raw_routes, lambda r: int_field(r.get("priority"))):
         http = next(
             (raw[k] for k in HTTP_ROUTE_KEYS if isinstance(raw.get(k), Mapping)), None
         )
@@ -320,31 +329,18 @@ def _appmesh_v1beta2(
         clusters = tuple(
             Cluster.of(
                 name,
-                _int(target.get("weight")) or 0,
+                int_field(target.get("weight")) or 0,
                 _node_labels(nodes.get(name)),
             )
             for target in (http.get("action") or {}).get("weightedTargets") or []
             for name in [str((target.get("virtualNodeRef") or {}).get("name", ""))]
-        )
-        policy = http.get("retryPolicy")
-        retry = (
-            appmesh_retry(policy, previous_hosts)
-            if isinstance(policy, Mapping)
-            else appmesh_default_retry(previous_hosts)
         )
         per_request = _appmesh_duration_ms(
             (http.get("timeout") or {}).get("perRequest")
         )
         timeout = APPMESH_ROUTE_TIMEOUT_MS if per_request is None else per_request
         routes.append(
-            Route(
-                name=str(raw.get("name", "")),
-                match=_appmesh_match(http.get("match")),
-                clusters=clusters,
-                retry=retry,
-                timeout_ms=timeout or None,
-                source=source,
-            )
+            _appmesh_route(raw, http, clusters, timeout or None, source, previous_hosts)
         )
     return RouteTable(tuple(routes))
 
@@ -355,35 +351,24 @@ def _appmesh_v1beta1(
     vs = _find_appmesh_service(objects.get("virtualservices", ()), host)
     if vs is None:
         return None
-    source = f"appmesh.k8s.aws/v1beta1 VirtualService {_meta(vs).get('name')}"
+    source = f"appmesh.k8s.aws/v1beta1 VirtualService {meta_of(vs).get('name')}"
     routes: list[Route] = []
-    raw_routes = [r for r in _spec(vs).get("routes") or [] if isinstance(r, Mapping)]
+    raw_routes = [r for r in spec_of(vs).get("routes") or [] if isinstance(r, Mapping)]
     # The legacy controller reads `priority` at route level (docs/mesh-behaviour.md).
-    for raw in _priority_order(raw_routes, lambda r: _int(r.get("priority"))):
+    for raw in _priority_order(raw_routes, lambda r: int_field(r.get("priority"))):
         http = next(
             (raw[k] for k in ("http", "http2") if isinstance(raw.get(k), Mapping)), None
         )
         if http is None:
             continue
         clusters = tuple(
-            Cluster.of(name, _int(t.get("weight")) or 0, _bookinfo_labels(name))
+            Cluster.of(name, int_field(t.get("weight")) or 0, _bookinfo_labels(name))
             for t in (http.get("action") or {}).get("weightedTargets") or []
             for name in [str(t.get("virtualNodeName", ""))]
         )
-        policy = http.get("retryPolicy")
-        retry = (
-            appmesh_retry(policy, previous_hosts)
-            if isinstance(policy, Mapping)
-            else appmesh_default_retry(previous_hosts)
-        )
         routes.append(
-            Route(
-                name=str(raw.get("name", "")),
-                match=_appmesh_match(http.get("match")),
-                clusters=clusters,
-                retry=retry,
-                timeout_ms=APPMESH_ROUTE_TIMEOUT_MS,
-                source=source,
+            _appmesh_route(
+                raw, http, clusters, APPMESH_ROUTE_TIMEOUT_MS, source, previous_hosts
             )
         )
     return RouteTable(tuple(routes))
@@ -402,7 +387,7 @@ def _service_labels(
     service = services.get(short)
     if service is None:
         return None
-    selector = _spec(service).get("selector")
+    selector = spec_of(service).get("selector")
     return dict(selector) if isinstance(selector, Mapping) else None
 
 
@@ -442,7 +427,7 @@ def _istio(
         (
             v
             for v in objects.get("virtualservices", ())
-            if _istio_hosts_match(_spec(v).get("hosts"), host, namespace)
+            if _istio_hosts_match(spec_of(v).get("hosts"), host, namespace)
         ),
         None,
     )
@@ -457,9 +442,9 @@ def _istio(
             source=f"Istio default route to Service {host}",
         )
         return RouteTable((route,))
-    source = f"networking.istio.io VirtualService {_meta(vs).get('name')}"
+    source = f"networking.istio.io VirtualService {meta_of(vs).get('name')}"
     routes: list[Route] = []
-    for index, raw in enumerate(_spec(vs).get("http") or []):
+    for index, raw in enumerate(spec_of(vs).get("http") or []):
         if not isinstance(raw, Mapping):
             continue
         destinations = [d for d in raw.get("route") or [] if isinstance(d, Mapping)]
@@ -468,7 +453,7 @@ def _istio(
         clusters = tuple(
             Cluster.of(
                 dest_host,
-                lone if _int(d.get("weight")) is None else int(d["weight"]),
+                lone if int_field(d.get("weight")) is None else int(d["weight"]),
                 _service_labels(services, dest_host, namespace),
             )
             for d in destinations

@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from chaoslitmus.lab.kube.objectmeta import owner_ref
+
 __all__ = [
     "HASH_LABEL",
     "REVISION_ANNOTATION",
@@ -35,18 +37,6 @@ __all__ = [
 HASH_LABEL = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def owner_ref(owner: Mapping[str, Any]) -> dict[str, Any]:
-    """A controller ownerReference to `owner`."""
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def controller_uid(obj: Mapping[str, Any]) -> str | None:
