@@ -2,9 +2,9 @@
 
 The recommendation is the cheapest policy (fewest attempts per request, then
 lowest worst p99) that met the SLO in every fault of the grid. A pass is
-"by luck" when a policy met the SLO in a fault that broke another policy of
-the grid while its own retry counters show no rescue: its retries did nothing,
-the traffic simply missed the slow pod (or the fault was too short to matter).
+"by luck" when the callers never met the fault: the retry counters show no
+rescue and the p99 stayed below the injected latency, so no request reached
+the slow pod (or the fault was not on): the policy was never tested there.
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ def recommend(
                 "faults": s["lucky_faults"],
                 "sentence": (
                     f"{s['label']} met the SLO under "
-                    f"{', '.join(s['lucky_faults'])} with no retry rescuing a "
-                    "request: safe there by luck, not by its retries"
+                    f"{', '.join(s['lucky_faults'])} without a rescued retry or a "
+                    "slow answer: the callers never met the fault, so it is safe "
+                    "there by luck, not by its retries"
                 ),
             }
             for s in lucky
@@ -146,9 +147,8 @@ def _summary(
         for fk, c in zip(fault_keys, mine, strict=True)
         if c is not None
         and c["meets_slo"]
-        and fk in broken
         and _rescued(c) == 0
-        and policy["max_retries"] > 0
+        and (c["traffic"].get("p99_ms") or 0) < c["fault"]["latency_ms"]
     ]
     return {
         "policy": dict(policy),

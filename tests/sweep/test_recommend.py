@@ -68,15 +68,24 @@ def test_the_cheapest_policy_that_holds_everywhere_wins_then_lowest_p99():
     }
 
 
-def test_a_pass_without_any_rescue_in_a_fault_that_broke_others_is_luck():
+def test_a_pass_that_never_met_the_fault_is_luck():
     none, lucky, real = policy(0, 1000), policy(2, 1000), policy(1, 1000)
+    patient = policy(1, 2000)
     cells = [
         cell(SLOW, none, False),
+        # no rescue, p99 under the 3000 ms injected: no request met the slow pod
         cell(SLOW, lucky, True, 1.0, 900, rescued=0),
         cell(SLOW, real, True, 1.3, 1100, rescued=8),
+        cell(SLOW, patient, True, 1.4, 2100, rescued=8),
+        cell(MILD, none, False),
+        cell(MILD, lucky, True, 1.1, 1020, rescued=3),
+        cell(MILD, real, True, 1.1, 1020, rescued=3),
+        # slow answers came back inside its per-try timeout: tested, not luck
+        cell(MILD, patient, True, 1.0, 1010, rescued=0),
     ]
-    out = recommend(cells, [SLOW], [none, lucky, real])
+    out = recommend(cells, [SLOW, MILD], [none, lucky, real, patient])
     assert [x["policy"] for x in out["lucky"]] == [lucky]
+    assert out["lucky"][0]["faults"] == ["3000 ms on 50% of pods"]
     assert "by luck" in out["lucky"][0]["sentence"]
     # lucky is cheaper (1.0 attempts) so it wins, but the warning goes with it
     assert out["recommended"]["policy"] == lucky
