@@ -1,14 +1,14 @@
 """Run a sweep's cells on the cluster, one at a time, every change rolled back.
 
-Each cell runs the experiments' own activities in the experiments' order:
-set_retry_policy, wait_for_retry_policy_applied, inject_network_latency
-(wait=False), wait_for_chaos_started, measure_endpoint and
-retry_stats_during over the same window (two threads), stop_engine,
-wait_for_chaos_reverted, delete_engine, restore_retry_policy and the wait for
-the original policy. The output file is rewritten after every cell, so an
-interrupted sweep keeps the cells it finished. Ctrl-C stops the fault,
-restores the policy (a second Ctrl-C during that rollback is ignored) and
-exits 130.
+Each cell runs the experiments' own activities: inject_network_latency
+(wait=False), set_retry_policy and wait_for_retry_policy_applied while
+Litmus starts its pods, wait_for_chaos_started, measure_endpoint and
+retry_stats_during over the same window (two threads), then side by side
+stop_engine + wait_for_chaos_reverted + delete_engine and
+restore_retry_policy + the wait for the original policy. The output file is
+rewritten after every cell, so an interrupted sweep keeps the cells it
+finished. Ctrl-C stops the fault, restores the policy (a second Ctrl-C
+during that rollback is ignored) and exits 130.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ SWEEP_KIND = "chaoslitmus-sweep"
 ENVOY_MESHES = ("appmesh", "istio")
 # Traffic keeps going this long after the fault window while its tail answers.
 _TRAFFIC_TIMEOUT_S = 5.0
+# The engine's fault lasts this much longer than the window it must cover.
+_FAULT_MARGIN_S = 10.0
 
 
 class SweepAborted(Exception):
@@ -134,7 +136,20 @@ def _run_cell(plan: Plan, cell: Cell) -> dict[str, Any]:
         try:
             # Flags first: an interrupt mid-request may still have changed the
             # cluster, and the rollbacks are harmless when nothing was changed.
-            policy_set = True
+            engine_made = policy_set = True
+            # The engine first: Litmus' runner and helper take seconds to put
+            # the fault on, and the policy reaches the proxies meanwhile. Both
+            # waits end before the window opens; the engine lasts longer than
+            # the window (_FAULT_MARGIN_S) and is stopped right after it.
+            litmus.inject_network_latency(
+                app_namespace=target.namespace,
+                app_label=target.app_label,
+                latency_ms=cell.fault.latency_ms,
+                duration_s=int(math.ceil(plan.fault_s + _FAULT_MARGIN_S)),
+                pods_affected_perc=cell.fault.pods_affected_perc,
+                engine_name=target.engine_name,
+                wait=False,
+            )
             mesh.set_retry_policy(
                 **where,
                 **cell.policy.arguments(),
@@ -146,16 +161,6 @@ def _run_cell(plan: Plan, cell: Cell) -> dict[str, Any]:
                 timeout_s=plan.settle_timeout_s,
             )
             record["propagation_s"] = applied.get("propagation_s")
-            engine_made = True  # from here an engine may exist: always clean up
-            litmus.inject_network_latency(
-                app_namespace=target.namespace,
-                app_label=target.app_label,
-                latency_ms=cell.fault.latency_ms,
-                duration_s=int(math.ceil(plan.fault_s)) + 2,
-                pods_affected_perc=cell.fault.pods_affected_perc,
-                engine_name=target.engine_name,
-                wait=False,
-            )
             started = litmus.wait_for_chaos_started(
                 target.engine_name, target.namespace, timeout_s=plan.settle_timeout_s
             )
@@ -244,34 +249,34 @@ def _in_threads(jobs: list[Callable[[], None]]) -> dict[str, BaseException]:
 
 
 def _roll_back(plan: Plan, policy_set: bool, engine_made: bool, record: dict) -> None:
-    """Stop and delete the engine, then restore the policy; record what happened."""
+    """Stop, await the reversion of, and delete the engine; restore the policy
+    and await it in the proxies. The two are independent objects, so they
+    run side by side; both finish before the next cell."""
     from chaoslitmus.litmus import actions as litmus
     from chaoslitmus.mesh import actions as mesh
 
     target = plan.target
-    problems = []
-    if engine_made:
+    problems: list[str] = []
+
+    def engine() -> None:
         try:
             stopped = litmus.stop_engine(target.engine_name, target.namespace)
             if stopped.get("reason") == "not found":
-                engine_made = False
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"engine: {_line(exc)}")
-    if engine_made:
-        try:
+                return  # never created (interrupted before the launch)
             try:
                 reverted = litmus.wait_for_chaos_reverted(
                     target.engine_name,
                     target.namespace,
                     timeout_s=plan.settle_timeout_s,
                 )
-                record["reverted_at"] = reverted.get("reverted_at")
+                record["reverted_at"] = reverted.get("reverted_at") or None
             except Exception as exc:  # noqa: BLE001 - the delete below still runs
                 problems.append(f"revert: {_line(exc)}")
             litmus.delete_engine(target.engine_name, target.namespace)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"engine: {_line(exc)}")
-    if policy_set:
+
+    def policy() -> None:
         try:
             restored = mesh.restore_retry_policy(**_restore_args(plan))
             record["restore_drift"] = restored.get("drift")
@@ -280,6 +285,10 @@ def _roll_back(plan: Plan, policy_set: bool, engine_made: bool, record: dict) ->
             )
         except Exception as exc:  # noqa: BLE001
             problems.append(f"restore: {_line(exc)}")
+
+    jobs = ([engine] if engine_made else []) + ([policy] if policy_set else [])
+    errors = _in_threads(jobs)
+    problems += [f"{name}: {_line(exc)}" for name, exc in errors.items()]
     if problems:
         raise SweepAborted("rollback failed: " + "; ".join(problems))
 
