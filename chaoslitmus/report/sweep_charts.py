@@ -40,13 +40,24 @@ def heatmaps_svg(grid: FaultGrid, prefix: str = "sweep-") -> str:
                     value = getattr(cell, attr) if cell else None
                     if cell and cell.meets_slo is not None and value is not None:
                         values[i, j] = value
-            ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
+            image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
             for i, r in enumerate(grid.retries):
                 for j, p in enumerate(grid.per_try):
                     cell = grid.at(r, p)
                     if np.isnan(values[i, j]):
+                        pruned = cell is not None and cell.why.startswith("pruned")
+                        ax.text(
+                            j,
+                            i,
+                            "pruned" if pruned else "–",
+                            ha="center",
+                            va="center",
+                            fontsize=7,
+                            color="#757575",
+                        )
                         continue
                     mark = "" if cell and cell.meets_slo else " ✗"
+                    shade = image.norm(values[i, j])
                     ax.text(
                         j,
                         i,
@@ -54,6 +65,7 @@ def heatmaps_svg(grid: FaultGrid, prefix: str = "sweep-") -> str:
                         ha="center",
                         va="center",
                         fontsize=7,
+                        color="white" if shade > 0.6 else "black",
                     )
             ax.set_title(title)
             ax.set_xticks(range(cols), [f"{p}" for p in grid.per_try])
