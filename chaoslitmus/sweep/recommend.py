@@ -60,7 +60,7 @@ def recommend(
     summaries = []
     for policy in policies:
         mine = [by_cell.get((fk, policy_key(policy))) for fk in fault_keys]
-        summaries.append(_summary(policy, mine, fault_keys, labels, broken))
+        summaries.append(_summary(policy, mine, fault_keys, labels))
     complete = all(s["measured_faults"] == len(fault_keys) for s in summaries)
     winners = [s for s in summaries if s["meets_slo_everywhere"]]
     winners.sort(key=_cost)
@@ -134,7 +134,6 @@ def _summary(
     mine: Sequence[Mapping[str, Any] | None],
     fault_keys: Sequence[tuple],
     labels: Mapping[tuple, str],
-    broken: set,
 ) -> dict[str, Any]:
     done = [c for c in mine if c is not None]
     attempts = [_attempts(c) for c in done]
