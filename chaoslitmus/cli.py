@@ -1,4 +1,5 @@
-"""The `chaoslitmus` command: `lab up`, `lab run -- CMD...`, `report JOURNAL...`."""
+"""The `chaoslitmus` command: `lab up`, `lab run -- CMD...`, `report JOURNAL...`,
+`sweep`."""
 
 from __future__ import annotations
 
@@ -32,9 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     # `--version` work from the core install, without the lab or report extras.
     from chaoslitmus.lab.cli_args import add_lab_parser
     from chaoslitmus.report.cli_args import add_report_parser
+    from chaoslitmus.sweep.cli_args import add_sweep_parser
 
     add_lab_parser(commands)
     add_report_parser(commands)
+    add_sweep_parser(commands)
     return parser
 
 
@@ -52,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chaoslitmus.report.cli import run_report
 
         return run_report(args)
+    if args.command == "sweep":
+        from chaoslitmus.sweep.cli import run_sweep
+
+        return run_sweep(args)
     return 0
 
 

@@ -4,6 +4,8 @@ Reads journals, says in one line what is wrong with a bad one (exit 2,
 nothing written), renders, and writes the file in one step (a temporary
 file renamed into place) so a failed run never leaves half a report.
 Formats: html, markdown, junit (CI test results), github (a job summary).
+A sweep file (from `chaoslitmus sweep`) is recognised by its `kind` and
+rendered as heatmaps with the recommendation (html or markdown).
 Gates (`--baseline`, `--fail-on-failure`) print one line per problem and
 exit 1 after the report is written.
 """
@@ -146,6 +148,9 @@ def run_report(
     fmt = _format(args.output, args.format)
     output = args.output or DEFAULT_OUTPUT[fmt]
     try:
+        sweep = _sweep_document(args.journals)
+        if sweep is not None:
+            return _sweep_report(sweep, fmt, output, args, out, err)
         documents = [load_journal(path) for path in args.journals]
         runs = [
             build_run(doc, name)
@@ -181,6 +186,58 @@ def run_report(
     for line in failed:
         print(f"{_PROG}: gate failed: {line}", file=err)
     return EXIT_GATE_FAILED if failed else EXIT_OK
+
+
+def _sweep_document(paths: Sequence[str]) -> dict[str, Any] | None:
+    """The sweep file among `paths`, if the first one is a sweep (then alone)."""
+    from chaoslitmus.report.sweep_model import is_sweep, sweep_problem
+
+    try:
+        document = json.loads(Path(paths[0]).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # load_journal says what is wrong with it
+    if not is_sweep(document):
+        return None
+    if len(paths) > 1:
+        raise ReportInputError(f"{paths[0]}: a sweep file is reported alone")
+    problem = sweep_problem(document)
+    if problem:
+        raise ReportInputError(f"{paths[0]}: not a usable sweep file: {problem}")
+    return document
+
+
+def _sweep_report(
+    document: dict[str, Any],
+    fmt: str,
+    output: str,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from chaoslitmus.report.sweep_render import (
+        render_sweep_html,
+        render_sweep_markdown,
+    )
+
+    if fmt not in ("html", "markdown"):
+        raise ReportInputError(f"a sweep file renders as html or markdown, not {fmt}")
+    if fmt == "html":
+        from chaoslitmus.report import charts
+
+        if not charts.available():
+            print(
+                f"{_PROG}: matplotlib is not installed, the sweep report has "
+                "tables but no heatmaps (pip install 'chaostoolkit-litmus[report]')",
+                file=err,
+            )
+        text = render_sweep_html(document, args.title)
+    else:
+        text = render_sweep_markdown(document, args.title)
+    _write(output, text, out)
+    if output != "-":
+        cells = len(document["cells"])
+        print(f"{_PROG}: wrote {output} (sweep, {cells} cells, {fmt})", file=err)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
