@@ -547,6 +547,10 @@ def _lines(response: Any, stop: Stopper | None) -> Iterator[str]:
         yield buffer.strip().decode("utf-8")
 
 
+# How long follow_many waits for its stream threads once it stops them.
+_JOIN_S = 5.0
+
+
 def follow_many(
     streams: dict[str, Callable[[Stopper], Iterator[tuple[str, dict]]]],
     deadline: float,
@@ -603,6 +607,11 @@ def follow_many(
                 yield item
     finally:
         stop.stop()
+        # Wait (briefly) for the pumps to notice: a watch thread still inside
+        # a TLS read when the interpreter exits can abort the process.
+        until = time.monotonic() + _JOIN_S
+        for thread in threads:
+            thread.join(max(0.0, until - time.monotonic()))
 
 
 class Kube:
