@@ -320,14 +320,20 @@ def wait_for_retry_policy_applied(
     to check first that the object carries that policy (leave them out after
     `restore_retry_policy`). Fails with one line when no controller writes
     any status (no signal) or at `timeout_s`.
+    `mesh="gateway-api"`: every `status.parents[]` entry of the HTTPRoute
+    has `Accepted` and `ResolvedRefs` True with `observedGeneration` at the
+    route's generation; a condition False for it fails at once with the
+    controller's reason. `mesh="linkerd"` has no such signal (annotations
+    and ServiceProfiles get no status): fails at once, saying so.
     See docs/mesh-behaviour.md ("When a route reaches Envoy").
     """
     from chaoslitmus.mesh.probes import retry_policy_matches
-    from chaoslitmus.mesh.propagation import wait_applied
+    from chaoslitmus.mesh.propagation import check_has_signal, wait_applied
 
     cluster.check_target_args(
         name, namespace, mesh, api_version, virtual_router, route_name
     )
+    check_has_signal(mesh, f"'{name}' in namespace '{namespace}'")
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
         raise ActivityFailed(f"timeout_s must be a number, got {timeout_s!r}")
     if timeout_s <= 0:

@@ -32,7 +32,12 @@ from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_ap
 from chaoslitmus.lab.kube import podproxy
 from chaoslitmus.lab.mesh.accesslog import access_logging
 from chaoslitmus.lab.mesh.envoy import RouteTable
-from chaoslitmus.lab.mesh.envoy_stats import STATS_PATH, STATS_PORTS, render_prometheus
+from chaoslitmus.lab.mesh.envoy_stats import (
+    GATEWAY_API_STATS_PORTS,
+    STATS_PATH,
+    STATS_PORTS,
+    render_prometheus,
+)
 from chaoslitmus.lab.mesh.netem import destinations
 from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
 from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
@@ -248,7 +253,13 @@ class DataPlane:
         """The reviews pod's sidecar stats port, reached through pods/proxy."""
         if namespace != self.options.namespace or pod != self._reviews_pod:
             return None
-        if port != STATS_PORTS[self.options.mesh]:
+        if self.options.mesh == "gateway-api":
+            stats_port = GATEWAY_API_STATS_PORTS.get(
+                self.options.gateway_api_implementation
+            )
+        else:
+            stats_port = STATS_PORTS.get(self.options.mesh)
+        if port != stats_port:
             return None
         if path.strip("/") != STATS_PATH:
             return 404, "text/plain", f"no such path /{path} on the stats port\n"

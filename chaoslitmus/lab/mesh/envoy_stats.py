@@ -14,7 +14,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-__all__ = ["COUNTERS", "STATS_PORTS", "UpstreamStats", "render_prometheus"]
+__all__ = [
+    "COUNTERS",
+    "GATEWAY_API_STATS_PORTS",
+    "STATS_PORTS",
+    "UpstreamStats",
+    "render_prometheus",
+]
 
 COUNTERS = (
     "upstream_rq_total",
@@ -28,7 +34,10 @@ COUNTERS = (
 )
 # Where each mesh's sidecar serves its Prometheus stats (Istio: the agent's
 # 15090; App Mesh: Envoy's admin port 9901).
+# Gateway API: the implementation's Envoy (Istio's sidecars: 15090; Envoy
+# Gateway's proxy pods: 19001).
 STATS_PORTS = {"istio": 15090, "appmesh": 9901}
+GATEWAY_API_STATS_PORTS = {"istio": 15090, "envoy-gateway": 19001}
 STATS_PATH = "stats/prometheus"
 
 
