@@ -27,7 +27,8 @@ from chaoslib.exceptions import ActivityFailed
 
 __all__ = [
     "applied_evidence",
-    "check_has_signal",
+    "fixed_wait",
+    "no_signal_message",
     "no_signal_hint",
     "parents_evidence",
     "wait_applied",
@@ -94,15 +95,32 @@ def parents_evidence(obj: dict) -> tuple[str | None, bool]:
     )
 
 
-def check_has_signal(mesh: str, label: str) -> None:
-    """Fail at once where the mesh writes nothing that could tell."""
-    if mesh == "linkerd":
-        raise ActivityFailed(
-            f"no propagation signal for Linkerd's retry settings on {label}: they "
-            "are annotations (or a ServiceProfile), which no controller reports "
-            "on; wait a fixed time instead (e.g. a 5 s pause after "
-            "set_retry_policy) and check retry_stats"
-        )
+# Meshes whose retry settings no controller reports on.
+NO_SIGNAL_MESHES = ("linkerd",)
+
+
+def no_signal_message(mesh: str, label: str) -> str | None:
+    """One line saying there is nothing to wait for, or None if there is."""
+    if mesh not in NO_SIGNAL_MESHES:
+        return None
+    return (
+        f"no propagation signal for Linkerd's retry settings on {label}: they "
+        "are annotations (or a ServiceProfile), which no controller reports on; "
+        "wait a fixed time instead (no_signal_wait_s=5, or a pause after "
+        "set_retry_policy) and check retry_stats"
+    )
+
+
+def fixed_wait(mesh: str, label: str, wait_s: float) -> dict:
+    """No signal, but the caller asked for a fixed wait: wait and say so."""
+    logger.info("no propagation signal on %s; waiting a fixed %gs", mesh, wait_s)
+    time.sleep(wait_s)
+    return {
+        "propagation_s": None,
+        "evidence": f"none: {mesh} has no propagation signal; waited a fixed "
+        f"{wait_s:g}s",
+        "fixed_wait_s": wait_s,
+    }
 
 
 def applied_evidence(obj: dict) -> tuple[str | None, bool]:

@@ -173,3 +173,25 @@ def test_linkerd_has_no_signal_and_says_so_at_once(cluster, kubeconfig, kind_arg
         )
     assert "fixed" in str(e.value) and "\n" not in str(e.value)
     assert time.monotonic() - began < 2
+
+
+def test_linkerd_waits_a_fixed_time_only_when_asked(cluster, kubeconfig):
+    ns = cluster.namespace()
+    began = time.monotonic()
+    waited = mesh.wait_for_retry_policy_applied(
+        name="ratings", namespace=ns, mesh="linkerd", no_signal_wait_s=0.5
+    )
+    assert time.monotonic() - began >= 0.5
+    assert waited["propagation_s"] is None and waited["fixed_wait_s"] == 0.5
+    assert (
+        waited["evidence"]
+        == "none: linkerd has no propagation signal; waited a fixed 0.5s"
+    )
+
+
+@pytest.mark.parametrize("wait", [-1, "5", 90])
+def test_a_bad_fixed_wait_is_refused(cluster, kubeconfig, wait):
+    with pytest.raises(ActivityFailed, match="no_signal_wait_s must be"):
+        mesh.wait_for_retry_policy_applied(
+            name="ratings", namespace="x", mesh="linkerd", no_signal_wait_s=wait
+        )

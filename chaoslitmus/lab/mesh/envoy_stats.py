@@ -20,6 +20,7 @@ __all__ = [
     "STATS_PORTS",
     "UpstreamStats",
     "render_prometheus",
+    "stats_port",
 ]
 
 COUNTERS = (
@@ -39,6 +40,16 @@ COUNTERS = (
 STATS_PORTS = {"istio": 15090, "appmesh": 9901}
 GATEWAY_API_STATS_PORTS = {"istio": 15090, "envoy-gateway": 19001}
 STATS_PATH = "stats/prometheus"
+LINKERD_ADMIN_PORT = 4191
+
+
+def stats_port(mesh: str, gateway_api_implementation: str) -> int | None:
+    """The caller proxy's metrics port the lab serves for one mesh."""
+    if mesh == "linkerd":
+        return LINKERD_ADMIN_PORT
+    if mesh == "gateway-api":
+        return GATEWAY_API_STATS_PORTS.get(gateway_api_implementation)
+    return STATS_PORTS.get(mesh)
 
 
 class UpstreamStats:
