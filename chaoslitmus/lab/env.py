@@ -29,6 +29,10 @@ variable                        value in the lab
 ``CHAOSLITMUS_RATINGS_LABEL``   ``app=ratings`` (Litmus' app label)
 ``CHAOSLITMUS_RATINGS_URL``     ratings through the mesh proxy, as reviews
                                 calls it: ``http://127.0.0.1:<port>/ratings/0``
+``CHAOSLITMUS_STATS_PORT``      the reviews proxy's metrics port, for
+                                retry_stats: 9901 (App Mesh), 15090 (Istio),
+                                19001 (Gateway API on Envoy Gateway; 15090 on
+                                Istio), 4191 (Linkerd)
 ``CHAOSLITMUS_LAB_API``         the lab API server's URL
 ``NO_PROXY`` / ``no_proxy``     extended with ``127.0.0.1,localhost`` so an
                                 HTTP proxy set for the internet is not used
@@ -48,6 +52,7 @@ __all__ = [
     "CHAOSLITMUS_RATINGS_LABEL",
     "CHAOSLITMUS_RATINGS_ROUTE",
     "CHAOSLITMUS_RATINGS_URL",
+    "CHAOSLITMUS_STATS_PORT",
     "EXPORTED",
     "KUBECONFIG",
     "KUBERNETES_CONTEXT",
@@ -72,6 +77,7 @@ CHAOSLITMUS_RATINGS_ROUTE = "CHAOSLITMUS_RATINGS_ROUTE"
 CHAOSLITMUS_RATINGS_LABEL = "CHAOSLITMUS_RATINGS_LABEL"
 CHAOSLITMUS_RATINGS_URL = "CHAOSLITMUS_RATINGS_URL"
 CHAOSLITMUS_LAB_API = "CHAOSLITMUS_LAB_API"
+CHAOSLITMUS_STATS_PORT = "CHAOSLITMUS_STATS_PORT"
 
 # In the order `lab up` prints them.
 EXPORTED = (
@@ -87,6 +93,7 @@ EXPORTED = (
     CHAOSLITMUS_RATINGS_ROUTE,
     CHAOSLITMUS_RATINGS_LABEL,
     CHAOSLITMUS_RATINGS_URL,
+    CHAOSLITMUS_STATS_PORT,
     CHAOSLITMUS_LAB_API,
 )
 

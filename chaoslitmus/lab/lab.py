@@ -27,6 +27,7 @@ from chaoslitmus.lab.kube.schemas import default_crd_files
 from chaoslitmus.lab.kubeconfig_file import KubeconfigFile
 from chaoslitmus.lab.litmus.operator import litmus_controller
 from chaoslitmus.lab.mesh.dataplane import DataPlane
+from chaoslitmus.lab.mesh.envoy_stats import stats_port
 from chaoslitmus.lab.options import KUBE_CONTEXT, LabError, LabOptions, degraded_marker
 from chaoslitmus.lab.ports import reviews_socket
 from chaoslitmus.lab.reset import reset_world
@@ -200,6 +201,9 @@ class Lab:
             lab_env.CHAOSLITMUS_RATINGS_ROUTE: world.RATINGS_ROUTE,
             lab_env.CHAOSLITMUS_RATINGS_LABEL: f"app={world.RATINGS_APP}",
             lab_env.CHAOSLITMUS_RATINGS_URL: self.ratings_url,
+            lab_env.CHAOSLITMUS_STATS_PORT: str(
+                stats_port(options.mesh, options.gateway_api_implementation)
+            ),
             lab_env.CHAOSLITMUS_LAB_API: server.url,
         }
         marker = degraded_marker(options)

@@ -316,6 +316,7 @@ def wait_for_retry_policy_applied(
     api_version: str = "auto",
     virtual_router: str = None,
     timeout_s: float = 60,
+    no_signal_wait_s: float = 0,
     secrets: Secrets = None,
 ) -> Dict[str, Any]:
     """Wait until the mesh's control plane says the route is in the proxies.
@@ -329,18 +330,48 @@ def wait_for_retry_policy_applied(
     to check first that the object carries that policy (leave them out after
     `restore_retry_policy`). Fails with one line when no controller writes
     any status (no signal) or at `timeout_s`.
+    `mesh="gateway-api"`: every `status.parents[]` entry of the HTTPRoute
+    has `Accepted` and `ResolvedRefs` True with `observedGeneration` at the
+    route's generation; a condition False for it fails at once with the
+    controller's reason. `mesh="linkerd"` has no such signal (annotations
+    and ServiceProfiles get no status): fails at once, saying so, unless
+    `no_signal_wait_s` > 0 asks for a fixed wait there instead (then
+    `propagation_s` is null, `evidence` says none, nothing is checked).
     See docs/mesh-behaviour.md ("When a route reaches Envoy").
     """
     from chaoslitmus.mesh.probes import retry_policy_matches
-    from chaoslitmus.mesh.propagation import wait_applied
+    from chaoslitmus.mesh.propagation import (
+        fixed_wait,
+        no_signal_message,
+        wait_applied,
+    )
 
     cluster.check_target_args(
         name, namespace, mesh, api_version, virtual_router, route_name
     )
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)):
-        raise ActivityFailed(f"timeout_s must be a number, got {timeout_s!r}")
+    for arg, value in (
+        ("timeout_s", timeout_s),
+        ("no_signal_wait_s", no_signal_wait_s),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ActivityFailed(f"{arg} must be a number, got {value!r}")
     if timeout_s <= 0:
         raise ActivityFailed(f"timeout_s must be > 0, got {timeout_s!r}")
+    if not 0 <= no_signal_wait_s <= timeout_s:
+        raise ActivityFailed(
+            f"no_signal_wait_s must be 0 to timeout_s ({timeout_s:g}), "
+            f"got {no_signal_wait_s!r}"
+        )
+    label = f"'{name}' in namespace '{namespace}'"
+    no_signal = no_signal_message(mesh, label)
+    if no_signal is not None:
+        if not no_signal_wait_s:
+            raise ActivityFailed(no_signal)
+        return {
+            "mesh": mesh,
+            "object": label,
+            **fixed_wait(mesh, label, no_signal_wait_s),
+        }
     expected = {
         "max_retries": max_retries,
         "per_retry_timeout_ms": per_retry_timeout_ms,

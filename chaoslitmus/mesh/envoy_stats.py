@@ -39,9 +39,12 @@ COUNTERS = (
     "upstream_rq_5xx",
 )
 # mesh -> (port, path) of the sidecar's Prometheus statistics.
+# Gateway API: which Envoy depends on the implementation (Istio's sidecars
+# and gateways: 15090; Envoy Gateway's proxy pods: 19001), so no default port.
 DEFAULT_STATS = {
     "istio": (15090, "stats/prometheus"),
     "appmesh": (9901, "stats/prometheus"),
+    "gateway-api": (0, "stats/prometheus"),
 }
 CLUSTER_LABEL = "envoy_cluster_name"
 
@@ -93,11 +96,14 @@ def sum_matching(
     return totals, sorted(matched)
 
 
-def deltas(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+def deltas(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """after - before per counter; a counter that went down was reset (the
     sidecar restarted): its whole new value counts."""
-    out = {}
+    out: dict[str, Any] = {}
     for stat in COUNTERS:
+        if after.get(stat, 0) is None or before.get(stat, 0) is None:
+            out[stat] = None  # a counter this mesh does not keep
+            continue
         a, b = int(after.get(stat, 0)), int(before.get(stat, 0))
         out[stat] = a - b if a >= b else a
     return out

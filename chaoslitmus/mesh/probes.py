@@ -249,7 +249,7 @@ def retry_budget(
         raise ActivityFailed(f"retry_budget: {exc}") from None
 
 
-MESHES = ("appmesh", "istio")
+MESHES = ("appmesh", "istio", "gateway-api", "linkerd")
 
 
 def retry_stats(
@@ -276,15 +276,37 @@ def retry_stats(
     upstream_rq_retry_limit_exceeded, upstream_rq_retry_overflow,
     upstream_rq_per_try_timeout, upstream_rq_timeout, upstream_rq_5xx; plus
     `pods`, `clusters` and `source`.
+    `mesh="gateway-api"`: the Envoy of the implementation, whose port
+    depends on it, so `port` is required (Istio's sidecars and gateways:
+    15090; Envoy Gateway's proxy pods: 19001). `mesh="linkerd"`: the
+    proxy's `4191/metrics`, Linkerd's `outbound_http_route_*` counters
+    mapped onto the same keys (`upstream` matched against "<namespace>/
+    <Service>:<port> <route kind>/<route>"); `upstream_rq_per_try_timeout`
+    has no Linkerd counter and is null, listed in `not_counted`; 5xx and
+    timeouts count final answers, not tries (docs/mesh-behaviour.md).
     """
     from chaoslitmus.mesh import envoy_stats as es
+    from chaoslitmus.mesh import linkerd_stats as ls
 
     if mesh not in MESHES:
         raise ActivityFailed(f"unknown mesh {mesh!r}: use one of {', '.join(MESHES)}")
     if not isinstance(upstream, str) or not upstream.strip():
         raise ActivityFailed("upstream must name (part of) the upstream cluster")
-    default_port, default_path = es.DEFAULT_STATS[mesh]
+    linkerd = mesh == "linkerd"
+    if linkerd and prometheus_url:
+        raise ActivityFailed(
+            "prometheus_url is not supported for mesh='linkerd' yet: read the "
+            "proxies through pods/proxy (leave prometheus_url out)"
+        )
+    default_port, default_path = ls.DEFAULT_STATS if linkerd else es.DEFAULT_STATS[mesh]
     port = default_port if port in (None, 0) else port
+    if port == 0:
+        raise ActivityFailed(
+            "mesh='gateway-api' needs port=: the Envoy stats port of your "
+            "implementation (Istio sidecars and gateways: 15090, Envoy Gateway "
+            "proxy pods: 19001; path stats/prometheus) and caller_label= "
+            "selecting those pods"
+        )
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ActivityFailed(f"port must be 1-65535, got {port!r}")
     path = (default_path if path is None else str(path)).lstrip("/")
@@ -295,22 +317,30 @@ def retry_stats(
             prometheus_url, namespace, pods, upstream, timeout_s
         )
         return {**totals, "pods": pods, "clusters": [], "source": prometheus_url}
+    parse = ls.route_counters if linkerd else es.cluster_counters
     per_pod = {
-        pod: es.cluster_counters(_pod_stats(kube, namespace, pod, port, path, mesh))
-        for pod in pods
+        pod: parse(_pod_stats(kube, namespace, pod, port, path, mesh)) for pod in pods
     }
+    totals: Dict[str, Any]
     totals, matched = es.sum_matching(per_pod, upstream)
     if not matched:
         seen = sorted({c for clusters in per_pod.values() for c in clusters})
+        what = "route (Service parent)" if linkerd else "upstream cluster"
+        proxy = "Linkerd proxy" if linkerd else "Envoy"
         raise ActivityFailed(
-            f"no upstream cluster matching {upstream!r} in the Envoy stats of "
-            f"{', '.join(pods)}; clusters seen: {', '.join(seen) or 'none'}"
+            f"no {what} matching {upstream!r} in the {proxy} stats of "
+            f"{', '.join(pods)}; seen: {', '.join(seen) or 'none'}"
         )
+    extra: Dict[str, Any] = {}
+    if linkerd:
+        totals.update(dict.fromkeys(ls.NOT_COUNTED))
+        extra["not_counted"] = list(ls.NOT_COUNTED)
     return {
         **totals,
         "pods": pods,
         "clusters": matched,
         "source": f"pods/proxy :{port}/{path}",
+        **extra,
     }
 
 
@@ -360,6 +390,7 @@ def retry_stats_during(
         "pods": after["pods"],
         "clusters": after["clusters"],
         "source": after["source"],
+        **({"not_counted": after["not_counted"]} if "not_counted" in after else {}),
     }
 
 

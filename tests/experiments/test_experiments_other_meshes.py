@@ -43,6 +43,17 @@ def test_gateway_api_retries_hide_the_slow_pod(tmp_path):
         assert (applied["mesh"], applied["kind"]) == ("gateway-api", "HTTPRoute")
         during = outputs(journal, "reviews-traffic-during-fault")["output"]
         assert during["error_rate"] == 0, during["statuses"]
+        # The route's status.parents[] said the change was accepted.
+        waited = outputs(journal, "wait-until-retry-policy-applied")
+        assert waited["status"] == "succeeded", waited.get("exception")
+        assert "status.parents[]" in waited["output"]["evidence"]
+        assert waited["output"]["propagation_s"] > 0
+        # Envoy's counters on the implementation's stats port: retries rescued.
+        stats = outputs(journal, "retry-stats-during-fault")
+        assert stats["status"] == "succeeded", stats.get("exception")
+        assert stats["output"]["source"] == "pods/proxy :19001/stats/prometheus"
+        assert stats["output"]["upstream_rq_retry"] > 0
+        assert stats["output"]["rescued"] > 0
         assert code == 0
         _cleaned_up(lab, journal, HTTPROUTE, before)
 
@@ -57,5 +68,16 @@ def test_linkerd_run_completes_and_restores_the_service(tmp_path):
         # A retry may go back to the slow pod: errors remain, below the ~50 %
         # of no policy (wide bound: 15 calls, seeded endpoint choice).
         assert during["error_rate"] < 0.45, during["statuses"]
+        # No propagation signal on Linkerd: the experiment's fixed wait.
+        waited = outputs(journal, "wait-until-retry-policy-applied")
+        assert waited["status"] == "succeeded", waited.get("exception")
+        assert waited["output"]["propagation_s"] is None
+        assert waited["output"]["evidence"].startswith("none: linkerd")
+        # The proxy's Linkerd-named counters, read on 4191/metrics.
+        stats = outputs(journal, "retry-stats-during-fault")
+        assert stats["status"] == "succeeded", stats.get("exception")
+        assert stats["output"]["source"] == "pods/proxy :4191/metrics"
+        assert stats["output"]["upstream_rq_retry"] > 0
+        assert stats["output"]["upstream_rq_per_try_timeout"] is None
         assert code in (0, 1)
         _cleaned_up(lab, journal, SERVICE, before)

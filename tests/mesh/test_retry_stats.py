@@ -129,7 +129,7 @@ def test_without_a_policy_nothing_is_retried(env):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"mesh": "linkerd"}, "unknown mesh 'linkerd'"),
+        ({"mesh": "consul"}, "unknown mesh 'consul'"),
         ({"caller_label": "app=nobody"}, "no running caller pods match 'app=nobody'"),
         ({"port": 1234}, "nothing answers on reviews-.*:1234"),
         ({"upstream": "details"}, "no upstream cluster matching 'details'"),

@@ -30,9 +30,14 @@ from aiohttp import web
 from chaoslitmus.lab.bookinfo import world
 from chaoslitmus.lab.bookinfo.apps import LatencyFaults, ratings_app, reviews_app
 from chaoslitmus.lab.kube import podproxy
+from chaoslitmus.lab.mesh import linkerd_stats
 from chaoslitmus.lab.mesh.accesslog import access_logging
 from chaoslitmus.lab.mesh.envoy import RouteTable
-from chaoslitmus.lab.mesh.envoy_stats import STATS_PATH, STATS_PORTS, render_prometheus
+from chaoslitmus.lab.mesh.envoy_stats import (
+    STATS_PATH,
+    render_prometheus,
+    stats_port,
+)
 from chaoslitmus.lab.mesh.netem import destinations
 from chaoslitmus.lab.mesh.proxy import Host, MeshProxy
 from chaoslitmus.lab.mesh.sync import PORT_ANNOTATION, MeshSync, Push
@@ -248,7 +253,21 @@ class DataPlane:
         """The reviews pod's sidecar stats port, reached through pods/proxy."""
         if namespace != self.options.namespace or pod != self._reviews_pod:
             return None
-        if port != STATS_PORTS[self.options.mesh]:
+        if self.options.mesh == "linkerd":
+            if port != stats_port("linkerd", ""):
+                return None
+            if path.strip("/") != linkerd_stats.STATS_PATH:
+                return 404, "text/plain", f"no such path /{path} on the admin port\n"
+            text = linkerd_stats.render(
+                self.proxy.upstream.snapshot(),
+                self.options.namespace,
+                world.RATINGS_SERVICE,
+                world.SERVICE_PORT,
+            )
+            return 200, "text/plain", text
+        if port != stats_port(
+            self.options.mesh, self.options.gateway_api_implementation
+        ):
             return None
         if path.strip("/") != STATS_PATH:
             return 404, "text/plain", f"no such path /{path} on the stats port\n"

@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-__all__ = ["COUNTERS", "STATS_PORTS", "UpstreamStats", "render_prometheus"]
+__all__ = [
+    "COUNTERS",
+    "GATEWAY_API_STATS_PORTS",
+    "STATS_PORTS",
+    "UpstreamStats",
+    "render_prometheus",
+    "stats_port",
+]
 
 COUNTERS = (
     "upstream_rq_total",
@@ -28,8 +35,21 @@ COUNTERS = (
 )
 # Where each mesh's sidecar serves its Prometheus stats (Istio: the agent's
 # 15090; App Mesh: Envoy's admin port 9901).
+# Gateway API: the implementation's Envoy (Istio's sidecars: 15090; Envoy
+# Gateway's proxy pods: 19001).
 STATS_PORTS = {"istio": 15090, "appmesh": 9901}
+GATEWAY_API_STATS_PORTS = {"istio": 15090, "envoy-gateway": 19001}
 STATS_PATH = "stats/prometheus"
+LINKERD_ADMIN_PORT = 4191
+
+
+def stats_port(mesh: str, gateway_api_implementation: str) -> int | None:
+    """The caller proxy's metrics port the lab serves for one mesh."""
+    if mesh == "linkerd":
+        return LINKERD_ADMIN_PORT
+    if mesh == "gateway-api":
+        return GATEWAY_API_STATS_PORTS.get(gateway_api_implementation)
+    return STATS_PORTS.get(mesh)
 
 
 class UpstreamStats:

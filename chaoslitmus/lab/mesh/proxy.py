@@ -41,6 +41,7 @@ from chaoslitmus.lab.mesh.envoy import (
     should_retry,
 )
 from chaoslitmus.lab.mesh.envoy_stats import UpstreamStats
+from chaoslitmus.lab.mesh.linkerd_stats import FINAL_PREFIX, FINAL_TIMEOUT
 from chaoslitmus.lab.mesh.netem import PEER_HEADER
 from chaoslitmus.lab.mesh.upstreams import Upstreams
 
@@ -134,7 +135,10 @@ class MeshProxy:
         except asyncio.TimeoutError:
             self.stats["route_timeouts"] += 1
             self.upstream.inc(cluster.name, "upstream_rq_timeout")
+            self.upstream.inc(cluster.name, FINAL_TIMEOUT)
             answer = _Answer(504, b"upstream request timeout", "text/plain")
+        else:
+            self.upstream.inc(cluster.name, f"{FINAL_PREFIX}{answer.status}")
         return _reply(answer.status, answer.body, answer.content_type, tried, started)
 
     async def _attempts(

@@ -256,15 +256,16 @@ class MeshSync:
             except Exception:
                 continue  # deleted meanwhile
             status = dict(current.get("status") or {})
-            if status.get("observedGeneration") == generation:
-                continue
-            observed_status(
+            if not observed_status(
                 status,
                 self.options.flavour,
                 current.get("kind", ""),
                 generation,
                 _now(),
-            )
+                spec=current.get("spec"),
+                implementation=self.options.gateway_api_implementation,
+            ):
+                continue
             body = {**current, "status": status}
             try:
                 self.store.replace(key, namespace, name, body, subresource="status")
