@@ -192,8 +192,14 @@ def merge_faults(
         entry["durations"].append(as_float(outcome.get("duration_s")))
         entry["pods"].extend(as_str(p) for p in as_list(outcome.get("target_pods")))
         entry["faulted"].extend(as_str(p) for p in as_list(outcome.get("targets")))
+        first_look = as_str(outcome.get("running_at"))
         for mark in ("injected_at", "reverted_at"):
-            entry[mark] = _earliest(entry.get(mark, ""), as_str(outcome.get(mark)))
+            seen = as_str(outcome.get(mark))
+            if first_look and seen == first_look:
+                # Already so at the wait's first look (e.g. the rollback's
+                # wait_for_result): when it happened is unknown, only "before".
+                continue
+            entry[mark] = _earliest(entry.get(mark, ""), seen)
     faults = []
     for entry in merged.values():
         starts = [t for t in entry["starts"] if t is not None]

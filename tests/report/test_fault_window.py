@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chaoslitmus.report import charts
+from chaoslitmus.report.gate import Margins, regressions
 from chaoslitmus.report.html import render_html
 from chaoslitmus.report.injection import (
     BEFORE_INJECTION,
@@ -183,15 +184,16 @@ def journal() -> dict:
             ),
         ],
         "rollbacks": [
-            # The rollback's wait first sees the injection when it starts:
-            # the earlier observation is the one that counts.
+            # The rollback's wait first sees the injection when it starts
+            # (at its first look): that says nothing of when it happened.
             _record(
                 "verdict",
                 "wait_for_result",
                 {
                     **fault,
                     "verdict": "Pass",
-                    "injected_at": "2026-01-01T00:00:20Z",
+                    "running_at": "2026-01-01T00:00:12Z",
+                    "injected_at": "2026-01-01T00:00:12Z",
                     "reverted_at": REVERTED,
                 },
             )
@@ -285,3 +287,31 @@ def test_retry_evidence_shows_in_html_and_markdown():
         assert "Policy propagation" in shown and "3.0 s" in shown
         assert "9 retries, 8 rescued, 1.36 attempts/request" in shown
         assert "only the first retry can help" in shown
+
+
+def test_the_baseline_gate_compares_the_part_under_the_fault():
+    """A run cut at injection is judged on its requests under the fault: the
+    healthy requests before injection neither dilute nor pair up wrongly."""
+    run = build_run(journal(), "j")
+    baseline = journal()
+    # Only the rollback's first look saw the injection: its window stays whole.
+    del baseline["run"][0]
+    base = build_run(baseline, "base")
+    assert [t.segment for t in base.traffic] == ["", ""]
+    lines = regressions(run, base, Margins(percentiles=()))
+    # Judged on its 50 % under the fault, not the whole window's 25 %, and
+    # paired with the baseline's window of the same name (no "#2").
+    assert lines == [
+        "traffic (method): error rate 50.0 % vs baseline 0.0 % "
+        "(+50.0 points, allowed +1)"
+    ]
+
+
+def test_the_earliest_real_observation_of_injection_counts():
+    doc = journal()
+    late = dict(doc["rollbacks"][0]["output"])
+    # A later wait that saw the mark appear (not at its first look).
+    late.update(running_at="2026-01-01T00:00:10.5Z", injected_at="2026-01-01T00:00:13Z")
+    doc["rollbacks"][0]["output"] = late
+    (fault,) = build_run(doc).faults
+    assert (fault.injected_at, fault.reverted_at) == (INJECTED, REVERTED)
