@@ -131,6 +131,17 @@ def _launch_experiment(activity: Mapping[str, Any]) -> str:
     return ""
 
 
+def _earliest(known: str, seen: str) -> str:
+    """The earlier of two observed times: a wait that starts late (e.g. the
+    rollback's wait_for_result) first sees an injection long after it began."""
+    known_at, seen_at = parse_time(known), parse_time(seen)
+    if seen_at is None:
+        return known
+    if known_at is None or seen_at < known_at:
+        return seen
+    return known
+
+
 def merge_faults(
     outcomes: list[tuple[str, dict[str, Any], dict[str, Any]]],
 ) -> tuple[Fault, ...]:
@@ -181,9 +192,14 @@ def merge_faults(
         entry["durations"].append(as_float(outcome.get("duration_s")))
         entry["pods"].extend(as_str(p) for p in as_list(outcome.get("target_pods")))
         entry["faulted"].extend(as_str(p) for p in as_list(outcome.get("targets")))
+        first_look = as_str(outcome.get("running_at"))
         for mark in ("injected_at", "reverted_at"):
-            if as_str(outcome.get(mark)):
-                entry[mark] = as_str(outcome.get(mark))
+            seen = as_str(outcome.get(mark))
+            if first_look and seen == first_look:
+                # Already so at the wait's first look (e.g. the rollback's
+                # wait_for_result): when it happened is unknown, only "before".
+                continue
+            entry[mark] = _earliest(entry.get(mark, ""), seen)
     faults = []
     for entry in merged.values():
         starts = [t for t in entry["starts"] if t is not None]

@@ -26,7 +26,14 @@ from chaoslitmus.report.series import (
     timeline,
 )
 
-__all__ = ["Panel", "available", "latency_scatter_svg", "palette", "status_bars_svg"]
+__all__ = [
+    "Mark",
+    "Panel",
+    "available",
+    "latency_scatter_svg",
+    "palette",
+    "status_bars_svg",
+]
 
 _SHADES = {
     "1": ("#78909c", "#b0bec5"),
@@ -64,12 +71,23 @@ _RC = {
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A moment drawn as a vertical line, e.g. when the fault was injected."""
+
+    x_s: float  # on the panel's timeline (series.offset_on_timeline)
+    label: str
+
+
+@dataclass(frozen=True)
 class Panel:
-    """One run's column in a chart: a title, a second line, the windows to draw."""
+    """One run's column in a chart: a title, a second line, the windows to draw,
+    the fault's marks and the latency limit of the hypothesis."""
 
     title: str
     subtitle: str
     windows: tuple[Traffic, ...]
+    marks: tuple[Mark, ...] = ()
+    limit_ms: float | None = None
 
 
 def available() -> bool:
@@ -182,6 +200,47 @@ def _spans(ax, spans: Sequence[Span]) -> None:  # noqa: ANN001
         )
 
 
+_MARK_COLOURS = ("#d84315", "#1565c0", "#6d4c41")
+
+
+def _marks(ax, marks: Sequence[Mark]) -> None:  # noqa: ANN001
+    """The fault's injected/reverted moments as labelled vertical lines; the
+    first label reads right of its line, later ones left of theirs, so the
+    last one stays inside the chart."""
+    for index, mark in enumerate(marks):
+        colour = _MARK_COLOURS[index % len(_MARK_COLOURS)]
+        ax.axvline(mark.x_s, color=colour, linestyle="--", linewidth=1.2, zorder=3)
+        ax.annotate(
+            _plain(mark.label, 30),
+            xy=(mark.x_s, 0.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3 if index == 0 else -3, 3),
+            textcoords="offset points",
+            ha="left" if index == 0 else "right",
+            va="bottom",
+            fontsize=7,
+            color=colour,
+        )
+
+
+def _limit(ax, limit_ms: float | None) -> None:  # noqa: ANN001
+    """The hypothesis' latency limit as a horizontal line."""
+    if limit_ms is None:
+        return
+    ax.axhline(limit_ms, color="#b71c1c", linestyle=":", linewidth=1.4, zorder=3)
+    ax.annotate(
+        f"SLO limit {limit_ms:g} ms",
+        xy=(1.0, limit_ms),
+        xycoords=("axes fraction", "data"),
+        xytext=(-3, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="#b71c1c",
+    )
+
+
 def _svg(figure, handles: list, labels: list[str], prefix: str) -> str:  # noqa: ANN001
     from matplotlib import rc_context
 
@@ -217,9 +276,12 @@ def _points(panels: Sequence[Panel]) -> list[tuple[list[Point], list[Span]]]:
     return [timeline(panel.windows) for panel in panels]
 
 
-def _end(placed: Sequence[tuple[list[Point], list[Span]]]) -> float:
+def _end(
+    placed: Sequence[tuple[list[Point], list[Span]]], panels: Sequence[Panel] = ()
+) -> float:
     ends = [s.end_s for _, spans in placed for s in spans]
     ends += [p.x_s for points, _ in placed for p in points]
+    ends += [m.x_s for panel in panels for m in panel.marks]
     return max(ends, default=1.0) or 1.0
 
 
@@ -251,14 +313,20 @@ def latency_scatter_svg(panels: Sequence[Panel], prefix: str = "lat-") -> str:
                     zorder=2,
                 )
                 seen.setdefault(outcome, handle)
-            ax.set_xlabel("seconds into the window")
+            _limit(ax, panel.limit_ms)
+            _marks(ax, panel.marks)
+            ax.set_xlabel("seconds on the run's timeline")
             ax.grid(True, color="#eceff1", linewidth=0.6, zorder=1)
-        axes[0].set_xlim(0, _end(placed) * 1.02)
+        limits = [p.limit_ms for p in panels if p.limit_ms is not None]
+        latencies += limits
+        axes[0].set_xlim(0, _end(placed, panels) * 1.02)
         if log:
             from matplotlib.ticker import FuncFormatter
 
             axes[0].set_yscale("log")
             axes[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            # Room above the slowest request and the limit for the line's label.
+            axes[0].set_ylim(top=max(latencies) * 2)
         elif latencies:
             axes[0].set_ylim(0, max(latencies) * 1.08 or 1)
         for ax in axes[:: _layout(len(panels))[1]]:
@@ -291,7 +359,7 @@ def status_bars_svg(panels: Sequence[Panel], prefix: str = "bars-") -> str:
         placed = _points(panels)
         colours = palette(p.outcome for points, _ in placed for p in points)
         figure, axes = _figure(panels, 2.0)
-        length = _end(placed)
+        length = _end(placed, panels)
         width = bin_width(length, max(len(points) for points, _ in placed))
         seen: dict[str, object] = {}
         for ax, panel, (points, spans) in zip(axes, panels, placed, strict=True):
@@ -313,7 +381,8 @@ def status_bars_svg(panels: Sequence[Panel], prefix: str = "bars-") -> str:
                 )
                 seen.setdefault(outcome, handle)
                 bottoms = [b + r for b, r in zip(bottoms, rates, strict=True)]
-            ax.set_xlabel(f"seconds into the window ({width:g} s bins)")
+            _marks(ax, panel.marks)
+            ax.set_xlabel(f"seconds on the run's timeline ({width:g} s bins)")
             ax.grid(True, axis="y", color="#eceff1", linewidth=0.6, zorder=1)
         axes[0].set_xlim(0, max(length, width) * 1.02)
         for ax in axes[:: _layout(len(panels))[1]]:

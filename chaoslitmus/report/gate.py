@@ -94,8 +94,12 @@ def _key(window: Traffic) -> tuple[str, str]:
 
 
 def _windows(run: Run) -> dict[tuple[str, str], Traffic]:
+    """Windows by (phase, activity); of a window cut at the fault's injection
+    only its part under the fault is compared."""
     found: dict[tuple[str, str], Traffic] = {}
     for window in run.traffic:
+        if window.segment == "before injection":
+            continue
         key = _key(window)
         n = 2
         while key in found:

@@ -21,9 +21,11 @@ from chaoslitmus.report.model import (
     Step,
     Traffic,
 )
+from chaoslitmus.report.series import offset_on_timeline
 from chaoslitmus.report.summary import (
     Cell,
     comparison,
+    fault_marks,
     hypothesis_text,
     outcomes_text,
 )
@@ -280,7 +282,7 @@ def _mesh_card(index: int, run: Run) -> str:
 
 
 def _traffic_row(index: int, window: Traffic) -> list[str]:
-    where = window.phase + (" (background)" if window.background else "")
+    where = window.where
     latency = window.latency_ms
     return [
         _td(f"Run {index}"),
@@ -336,16 +338,25 @@ def _deviation(run: Run) -> str:
     return "yes" if run.deviated else "no"
 
 
+def _panel(index: int, run: Run) -> charts.Panel:
+    windows = run.timeline_traffic
+    marks = tuple(
+        charts.Mark(x, label)
+        for label, moment in fault_marks(run)
+        if (x := offset_on_timeline(windows, moment)) is not None
+    )
+    return charts.Panel(
+        run_label(index, run),
+        f"{run.status}, deviated: {_deviation(run)}, "
+        f"after: {hypothesis_text(run.after).text}",
+        windows,
+        marks,
+        run.slo_latency_ms,
+    )
+
+
 def _charts(runs: Sequence[Run]) -> str:
-    panels = [
-        charts.Panel(
-            run_label(i, r),
-            f"{r.status}, deviated: {_deviation(r)}, "
-            f"after: {hypothesis_text(r.after).text}",
-            r.fault_traffic,
-        )
-        for i, r in _numbered(runs)
-    ]
+    panels = [_panel(i, r) for i, r in _numbered(runs)]
     if not any(p.windows for p in panels):
         return '<p class="muted">No traffic was recorded in the method of any run.</p>'
     if not charts.available():
@@ -356,7 +367,8 @@ def _charts(runs: Sequence[Run]) -> str:
     scatter = charts.latency_scatter_svg(panels)
     bars = charts.status_bars_svg(panels)
     return (
-        "<h4>latency of every request, by when it was due</h4>"
+        "<h4>latency of every request, by when it was due"
+        " (dotted line: the hypothesis' latency limit)</h4>"
         f'<div class="chart">{scatter}</div>'
         "<h4>requests per second, by outcome</h4>"
         f'<div class="chart">{bars}</div>'
@@ -375,10 +387,12 @@ def render_html(runs: Sequence[Run], title: str | None = None) -> str:
         f'<p class="lead">{len(runs)} run{"s" if len(runs) != 1 else ""}: '
         f"{_e(files)}</p>",
         _glance(runs),
-        "<h2>Traffic during the fault</h2>",
-        '<p class="lead">Background traffic recorded in the method (open-loop: '
-        "requests left on schedule whatever the service did). Runs share the "
-        "axes.</p>",
+        "<h2>Traffic before and during the fault</h2>",
+        '<p class="lead">The steady-state check before the method, then the '
+        "background traffic of the method (open-loop: requests left on "
+        "schedule whatever the service did). Dashed lines mark when Litmus "
+        "injected and reverted the fault: only requests after injection "
+        "count as under the fault. Runs share the axes.</p>",
         _charts(runs),
         "<h2>Runs</h2>",
         _grid([_run_card(i, r) for i, r in numbered]),

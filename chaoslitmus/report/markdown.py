@@ -157,7 +157,7 @@ def _run(index: int, run: Run) -> str:
         rows = [
             [
                 w.activity,
-                w.phase + (" (background)" if w.background else ""),
+                w.where,
                 w.total,
                 fmt_pct(w.error_rate),
                 fmt_ms(w.latency_ms.get("p50")),
@@ -218,7 +218,7 @@ def render_markdown(runs: Sequence[Run], title: str | None = None) -> str:
         + _text(" · ".join(r.file or r.title for r in runs)),
         "## At a glance",
         glance,
-        "## Traffic during the fault",
+        "## Traffic under the fault",
         _sparklines(runs),
         "## Runs",
         *[_run(i, r) for i, r in enumerate(runs, start=1)],

@@ -38,6 +38,7 @@ from chaoslitmus.report._text import (
     traffic_figures,
 )
 from chaoslitmus.report._traffic import traffic_of
+from chaoslitmus.report.injection import split_at_injection
 from chaoslitmus.report.types import (
     Fault,
     FaultEvidence,
@@ -143,6 +144,8 @@ def build_run(journal: Any, file: str = "") -> Run:
         step = _step(record, phase, window)
         (steps if phase == "method" else rollbacks).append(step)
 
+    faults = merge_faults(litmus)
+    injected_at = next((f.injected_at for f in faults if f.injected_at), "")
     return Run(
         file=file,
         title=as_str(experiment.get("title"), "(untitled experiment)"),
@@ -158,13 +161,52 @@ def build_run(journal: Any, file: str = "") -> Run:
         during=during,
         steps=tuple(steps),
         rollbacks=tuple(rollbacks),
-        faults=merge_faults(litmus),
+        faults=faults,
         mesh=tuple(mesh),
-        traffic=tuple(sorted(traffic, key=lambda t: _PHASE_ORDER.get(t.phase, 9))),
+        traffic=_cut_at_injection(
+            sorted(traffic, key=lambda t: _PHASE_ORDER.get(t.phase, 9)), injected_at
+        ),
         notes=_notes(doc, experiment, before, after, placeholders),
         evidence=_evidence(doc),
         retry_evidence=retry_evidence(r for p, r in records if p == "method"),
+        slo_latency_ms=_latency_limit(experiment, placeholders),
+        dry=as_str(experiment.get("dry")),
     )
+
+
+def _cut_at_injection(traffic: list[Traffic], injected_at: str) -> tuple[Traffic, ...]:
+    """Method windows split at the injection time, when the journal has one."""
+    if not injected_at:
+        return tuple(traffic)
+    return tuple(
+        part
+        for window in traffic
+        for part in (
+            split_at_injection(window, injected_at)
+            if window.phase == "method"
+            else (window,)
+        )
+    )
+
+
+# Tolerance functions with a latency limit, and the argument that holds it.
+_LATENCY_LIMITS = {"within_slo": "max_latency_ms", "latency_at_most": "max_ms"}
+
+
+def _latency_limit(
+    experiment: Mapping[str, Any], placeholders: Placeholders
+) -> float | None:
+    """The latency limit of the hypothesis (within_slo / latency_at_most)."""
+    hypothesis = as_dict(experiment.get("steady-state-hypothesis"))
+    for probe in as_list(hypothesis.get("probes")):
+        tolerance = as_dict(placeholders.fill(as_dict(probe).get("tolerance")))
+        provider = as_dict(tolerance.get("provider"))
+        argument = _LATENCY_LIMITS.get(as_str(provider.get("func")))
+        if argument:
+            limit = as_float(as_dict(provider.get("arguments")).get(argument))
+            if limit is not None and limit > 0:
+                return limit
+    return None
 
 
 def _evidence(doc: Mapping[str, Any]) -> FaultEvidence | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from chaoslitmus.http.stats import ERROR_KINDS
 from chaoslitmus.report._read import parse_time
-from chaoslitmus.report.model import Traffic
+from chaoslitmus.report.types import Traffic
 
 __all__ = [
     "ERROR_ORDER",
@@ -25,6 +25,7 @@ __all__ = [
     "error_share_per_bin",
     "is_ok",
     "latency_per_bin",
+    "offset_on_timeline",
     "outcome_order",
     "sparkline",
     "timeline",
@@ -116,7 +117,8 @@ def timeline(windows: Sequence[Traffic]) -> tuple[list[Point], list[Span]]:
         else:
             begin = cursor
         length = _window_length(window)
-        spans.append(Span(begin, begin + length, window.activity))
+        label = window.activity + (f" ({window.segment})" if window.segment else "")
+        spans.append(Span(begin, begin + length, label))
         cursor = max(cursor, begin + length)
         for sample in window.samples:
             points.append(
@@ -128,6 +130,16 @@ def timeline(windows: Sequence[Traffic]) -> tuple[list[Point], list[Span]]:
                 )
             )
     return points, spans
+
+
+def offset_on_timeline(windows: Sequence[Traffic], moment: str) -> float | None:
+    """Where a time (e.g. the fault's injection) falls on ``timeline(windows)``'s
+    axis; None when it or the windows' start times are unknown."""
+    at = parse_time(moment)
+    known = [t for t in (parse_time(w.started_at) for w in windows) if t is not None]
+    if at is None or not known:
+        return None
+    return (at - min(known)).total_seconds()
 
 
 def _bins(points: Sequence[Point], width_s: float, length_s: float | None) -> int:

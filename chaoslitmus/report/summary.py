@@ -112,6 +112,8 @@ def _status(run: Run) -> Cell:
         "interrupted": "bad",
         "aborted": "bad",
     }
+    if run.dry:
+        return Cell(f"{run.status} (dry run: {run.dry} not executed)", "warn")
     return Cell(run.status, tone.get(run.status, "warn"))
 
 
@@ -146,6 +148,43 @@ def injection(run: Run) -> Cell:
     if evidence.inject_lag_s is not None:
         text += f" ({evidence.inject_lag_s:.1f} s after Running)"
     return Cell(text, "good")
+
+
+def fault_marks(run: Run) -> list[tuple[str, str]]:
+    """(label, time) of the fault's injection and reversion, as the journal
+    recorded them (wait_for_chaos_started / wait_for_chaos_reverted /
+    run_experiment / wait_for_result outputs)."""
+    marks = []
+    for fault in run.faults:
+        if fault.injected_at:
+            marks.append(("fault injected", fault.injected_at))
+        if fault.reverted_at:
+            marks.append(("fault reverted", fault.reverted_at))
+    return marks
+
+
+def _before_fault(run: Run) -> Cell:
+    """The steady-state traffic before the method: the healthy baseline."""
+    figures = totals(run.before_traffic)
+    if figures is None:
+        return Cell("no traffic recorded")
+    return Cell(_figures_text(figures), "good" if figures.failed == 0 else "bad")
+
+
+def _before_injection(run: Run) -> Cell:
+    """Requests of the fault window due before injection (not counted)."""
+    early = [t for t in run.traffic if t.segment == "before injection"]
+    figures = totals(early)
+    if figures is None:
+        return Cell("none" if any(t.segment for t in run.traffic) else "–")
+    return Cell(_figures_text(figures) + " (not counted as under the fault)", "warn")
+
+
+def _figures_text(figures: Totals) -> str:
+    text = f"{figures.total} requests, {fmt_pct(figures.error_rate)} errors"
+    if figures.p99_ms is not None:
+        text += f", p99 {fmt_ms(figures.p99_ms)}"
+    return text
 
 
 def _propagation(run: Run) -> Cell:
@@ -281,7 +320,9 @@ def comparison(runs: Sequence[Run]) -> list[Row]:
         row("Policy propagation", [_propagation(r) for r in runs]),
         row("Retries (Envoy)", [_retries(r) for r in runs]),
         row("Retry budget", [_budget(r) for r in runs]),
-        row("Requests in fault window", [t[0] for t in traffic]),
+        row("Traffic before the fault", [_before_fault(r) for r in runs]),
+        row("Fault window before injection", [_before_injection(r) for r in runs]),
+        row("Requests under the fault", [t[0] for t in traffic]),
         row("Error rate (failed)", [t[1] for t in traffic]),
         row("Latency p50", [t[2] for t in traffic]),
         row("Latency p99", [t[3] for t in traffic]),

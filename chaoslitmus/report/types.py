@@ -55,6 +55,15 @@ class Traffic:
     achieved_rate_per_s: float | None
     ok_statuses: tuple[int, ...] | None
     samples: tuple[Sample, ...]
+    # "" (not cut), "before injection" or "under the fault": a method window
+    # is cut at the fault's injection time (see report.injection).
+    segment: str = ""
+
+    @property
+    def where(self) -> str:
+        """Phase, background and segment, as tables show them."""
+        text = self.phase + (" (background)" if self.background else "")
+        return text + (f", {self.segment}" if self.segment else "")
 
 
 @dataclass(frozen=True)
@@ -187,13 +196,33 @@ class Run:
     notes: tuple[str, ...] = field(default=())
     evidence: FaultEvidence | None = None
     retry_evidence: RetryEvidence | None = None
+    slo_latency_ms: float | None = None  # the hypothesis' latency limit
+    dry: str = ""  # chaos run --dry: the kind of activities not executed
 
     @property
     def fault_traffic(self) -> tuple[Traffic, ...]:
-        """The traffic that shows the fault: background method windows first."""
-        method = [t for t in self.traffic if t.phase == "method"]
+        """The traffic under the fault: background method windows first, and
+        of a window cut at injection only its part after it."""
+        method = [
+            t
+            for t in self.traffic
+            if t.phase == "method" and t.segment != "before injection"
+        ]
         background = tuple(t for t in method if t.background)
         return background or tuple(method)
+
+    @property
+    def before_traffic(self) -> tuple[Traffic, ...]:
+        """Traffic before the fault: the steady-state check before the method."""
+        return tuple(t for t in self.traffic if t.phase == "before")
+
+    @property
+    def timeline_traffic(self) -> tuple[Traffic, ...]:
+        """What the charts draw: before the fault, then the fault's windows
+        (with their part before injection)."""
+        method = [t for t in self.traffic if t.phase == "method"]
+        background = [t for t in method if t.background]
+        return self.before_traffic + tuple(background or method)
 
     @property
     def policy_changes(self) -> tuple[MeshChange, ...]:
