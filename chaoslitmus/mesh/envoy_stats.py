@@ -25,6 +25,7 @@ __all__ = [
     "attempts_and_rescued",
     "cluster_counters",
     "deltas",
+    "metric_families",
     "sum_matching",
 ]
 
@@ -59,14 +60,20 @@ def _stat_of(family: str, sample: str) -> str | None:
     return None
 
 
-def cluster_counters(text: str) -> dict[str, dict[str, float]]:
-    """Prometheus text -> {cluster name: {counter: value}} for our counters."""
+def metric_families(text: str) -> list:
+    """Prometheus text format -> metric families (prometheus_client's parser);
+    one clear line when the text is not in that format."""
     try:
-        families = list(text_string_to_metric_families(text))
+        return list(text_string_to_metric_families(text))
     except ValueError as exc:
         raise ActivityFailed(
             f"the stats are not in the Prometheus format: {exc}"
         ) from None
+
+
+def cluster_counters(text: str) -> dict[str, dict[str, float]]:
+    """Prometheus text -> {cluster name: {counter: value}} for our counters."""
+    families = metric_families(text)
     clusters: dict[str, dict[str, float]] = {}
     for family in families:
         for sample in family.samples:

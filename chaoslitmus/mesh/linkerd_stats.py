@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chaoslib.exceptions import ActivityFailed
-from prometheus_client.parser import text_string_to_metric_families
+from chaoslitmus.mesh.envoy_stats import metric_families
 
 __all__ = ["DEFAULT_STATS", "NOT_COUNTED", "RETRY_COUNTERS", "route_counters"]
 
@@ -57,12 +56,7 @@ def route_counters(text: str) -> dict[str, dict[str, float]]:
     `upstream_rq_5xx` and `upstream_rq_timeout` count final answers to the
     caller (Envoy counts 5xx per try).
     """
-    try:
-        families = list(text_string_to_metric_families(text))
-    except ValueError as exc:
-        raise ActivityFailed(
-            f"the stats are not in the Prometheus format: {exc}"
-        ) from None
+    families = metric_families(text)
     routes: dict[str, dict[str, float]] = {}
     for family in families:
         for sample in family.samples:

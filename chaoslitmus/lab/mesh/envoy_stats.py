@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from chaoslitmus.mesh.envoy_stats import COUNTERS
+
 __all__ = [
     "COUNTERS",
     "GATEWAY_API_STATS_PORTS",
@@ -23,16 +25,7 @@ __all__ = [
     "stats_port",
 ]
 
-COUNTERS = (
-    "upstream_rq_total",
-    "upstream_rq_retry",
-    "upstream_rq_retry_success",
-    "upstream_rq_retry_limit_exceeded",
-    "upstream_rq_retry_overflow",
-    "upstream_rq_per_try_timeout",
-    "upstream_rq_timeout",
-    "upstream_rq_5xx",
-)
+# Envoy's names, as the extension reads them (chaoslitmus.mesh.envoy_stats).
 # Where each mesh's sidecar serves its Prometheus stats (Istio: the agent's
 # 15090; App Mesh: Envoy's admin port 9901).
 # Gateway API: the implementation's Envoy (Istio's sidecars: 15090; Envoy
