@@ -16,16 +16,16 @@ from chaoslib.types import Secrets
 
 from chaoslitmus import _args
 from chaoslitmus._redact import redact_url
-from chaoslitmus.k8s import HEARTBEAT, SYNCED, Kube, NotFound, follow_many
+from chaoslitmus.k8s import Kube, NotFound
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.apply import Launch, check_engines, launch_all
 from chaoslitmus.litmus.preflight import preflight
 from chaoslitmus.litmus.runs import (
-    PROGRESS_EVERY_S,
     get_object,
     litmus,
     results_of,
     wait_for_run,
+    wait_until_gone,
 )
 from chaoslitmus.litmus.setup import (
     annotate_app,
@@ -413,34 +413,27 @@ def delete_engine(
         return {**base, "deleted": False, "reason": "not found"}
     if not wait_for_cleanup:
         return {**base, "deleted": True, "gone": False}
-    seen = False  # the engine showed up since the last listing
-    stream = {
-        "engine": lambda stop: engines.watch(engine_name, began + timeout_s, stop)
-    }
-    for event in follow_many(stream, began + timeout_s, heartbeat_s=PROGRESS_EVERY_S):
-        if event.type == HEARTBEAT:
-            logger.info(
-                "waiting for ChaosEngine '%s' to be deleted: finalizer still there "
-                "(%.0fs of %gs)",
-                engine_name,
-                time.monotonic() - began,
-                timeout_s,
-            )
-            continue
-        if event.type == "DELETED" or (event.type == SYNCED and not seen):
-            break
-        seen = event.type != SYNCED
-    else:
-        # One last look, with a few seconds of its own past the deadline.
-        if get_object(kube.within(5), namespace, m.ENGINES, engine_name) is not None:
-            raise ActivityFailed(
-                f"ChaosEngine '{engine_name}' in '{namespace}' is still there after "
-                f"{timeout_s:g}s: its finalizer {FINALIZER} is removed by the Litmus "
-                "operator; check that chaos-operator runs, or remove the finalizer "
-                "by hand "
-                f"(kubectl patch chaosengine {engine_name} -n {namespace} --type merge "
-                '-p \'{"metadata":{"finalizers":null}}\')'
-            )
+
+    def still_waiting() -> None:
+        logger.info(
+            "waiting for ChaosEngine '%s' to be deleted: finalizer still there "
+            "(%.0fs of %gs)",
+            engine_name,
+            time.monotonic() - began,
+            timeout_s,
+        )
+
+    if not wait_until_gone(
+        kube, namespace, m.ENGINES, engine_name, began + timeout_s, still_waiting
+    ):
+        raise ActivityFailed(
+            f"ChaosEngine '{engine_name}' in '{namespace}' is still there after "
+            f"{timeout_s:g}s: its finalizer {FINALIZER} is removed by the Litmus "
+            "operator; check that chaos-operator runs, or remove the finalizer "
+            "by hand "
+            f"(kubectl patch chaosengine {engine_name} -n {namespace} --type merge "
+            '-p \'{"metadata":{"finalizers":null}}\')'
+        )
     return {
         **base,
         "deleted": True,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaoslitmus.k8s import SYNCED, Conflict, Kube, Resource
+from chaoslitmus.k8s import Conflict, Kube, Resource
 from chaoslitmus.litmus import manifests as m
 from chaoslitmus.litmus.runs import (
     create_engine,
@@ -26,6 +26,7 @@ from chaoslitmus.litmus.runs import (
     litmus,
     now_iso,
     results_of,
+    wait_until_gone,
 )
 
 __all__ = [
@@ -260,15 +261,9 @@ def _undo_engines(kube: Kube, launches: list[Launch]) -> list[str]:
 
 
 def _delete_engine_and_wait(kube: Kube, namespace: str, name: str, deadline: float):
-    engines = litmus(kube, namespace, m.ENGINES)
-    if engines.delete(name) is None:
+    if litmus(kube, namespace, m.ENGINES).delete(name) is None:
         return
-    seen = False  # the engine showed up since the last listing
-    for kind, _obj in engines.watch(name, deadline):
-        if kind == "DELETED" or (kind == SYNCED and not seen):
-            return
-        seen = kind != SYNCED
-    if get_object(kube.within(5), namespace, m.ENGINES, name) is not None:
+    if not wait_until_gone(kube, namespace, m.ENGINES, name, deadline):
         raise ActivityFailed(f"ChaosEngine '{name}' in '{namespace}' is still there")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from chaoslib.exceptions import ActivityFailed
@@ -321,3 +322,31 @@ def _timeout_message(
         "Litmus operator running? The engine is left in place: stop_engine or "
         "delete_engine removes it"
     )
+
+
+def wait_until_gone(
+    kube: Kube,
+    namespace: str,
+    plural: str,
+    name: str,
+    deadline: float,
+    on_wait: Callable[[], None] | None = None,
+) -> bool:
+    """Follow one Litmus object until it is deleted (a finalizer may hold it).
+
+    True once it is gone; False when it is still there at ``deadline`` after
+    one last look with a few seconds of its own. ``on_wait`` is called about
+    every PROGRESS_EVERY_S while nothing happens, so a caller can say so.
+    """
+    objects = litmus(kube, namespace, plural)
+    seen = False  # the object showed up since the last listing
+    stream = {"object": lambda stop: objects.watch(name, deadline, stop)}
+    heartbeat_s = PROGRESS_EVERY_S if on_wait else None
+    for event in follow_many(stream, deadline, heartbeat_s=heartbeat_s):
+        if event.type == HEARTBEAT:
+            on_wait()
+            continue
+        if event.type == "DELETED" or (event.type == SYNCED and not seen):
+            return True
+        seen = event.type != SYNCED
+    return get_object(kube.within(5), namespace, plural, name) is None
